@@ -1,0 +1,221 @@
+import { z } from 'zod';
+
+/**
+ * The operator's configuration contract (DESIGN.md "Config contract").
+ *
+ * Every object is strict: an unknown key is an error, so a typo never silently
+ * turns a setting off. Messages name what is wrong and what is accepted; the
+ * key path is added by {@link formatConfigIssues}.
+ */
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** True for `https://localhost:PORT`-style origins, which only the local gateway may use. */
+export function isLocalOrigin(origin: string): boolean {
+  try {
+    return LOCAL_HOSTS.has(new URL(origin).hostname);
+  } catch {
+    return false;
+  }
+}
+
+function describeOriginProblem(value: string): string | undefined {
+  const expected = 'must be an https origin without a path';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `${expected} (like "https://mcp.example.com"), got ${JSON.stringify(value)}`;
+  }
+  if (url.protocol !== 'https:') return `${expected}; only https is served, got ${JSON.stringify(value)}`;
+  if (url.username || url.password || value.includes('@')) {
+    return `${expected} and without user info, got ${JSON.stringify(value)}`;
+  }
+  if (url.pathname !== '/' || url.search || url.hash || /[?#]/.test(value)) {
+    return `${expected}, query or fragment, got ${JSON.stringify(value)}`;
+  }
+  if (value.endsWith('/')) return `${expected}; drop the trailing "/", got ${JSON.stringify(value)}`;
+  if (value !== `https://${url.host}`) {
+    return `${expected}, written in lower case with a default port omitted (use "https://${url.host}"), got ${JSON.stringify(value)}`;
+  }
+  return undefined;
+}
+
+const originSchema = z.string().superRefine((value, ctx) => {
+  const problem = describeOriginProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const httpsUrl = (what: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return new URL(value).protocol === 'https:';
+      } catch {
+        return false;
+      }
+    },
+    { error: (issue) => `${what} must be an absolute https URL, got ${JSON.stringify(issue.input)}` },
+  );
+
+const secretRef = z
+  .strictObject({
+    env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+      .optional(),
+    secretArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager secret ARN')
+      .optional(),
+  })
+  .refine((s) => Boolean(s.env) !== Boolean(s.secretArn), {
+    error: 'give exactly one of "env" (local) or "secretArn" (AWS)',
+  });
+
+const hostedZone = z.strictObject({
+  id: z.string().regex(/^Z[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone ID like "Z0123456789ABC"'),
+  name: z
+    .string()
+    .regex(/^([a-z0-9-]+\.)+[a-z]{2,}\.?$/, 'must be a lower-case DNS name like "example.com"')
+    .transform((n) => n.replace(/\.$/, '')),
+});
+
+const upstreamUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be an absolute URL of the upstream MCP endpoint, got ${JSON.stringify(value)}`,
+    });
+    return;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    ctx.addIssue({ code: 'custom', message: `must be an https URL, got ${JSON.stringify(value)}` });
+  }
+  if (url.username || url.password) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not carry credentials in the URL; use "upstream.clientSecret"',
+    });
+  }
+  if (url.hash)
+    ctx.addIssue({ code: 'custom', message: `must not have a fragment, got ${JSON.stringify(value)}` });
+});
+
+export const routeSchema = z
+  .strictObject({
+    from: originSchema,
+    to: upstreamUrl,
+    name: z.string().min(1).max(100).optional(),
+    clientName: z.string().min(1).max(200).optional(),
+    cimd: z
+      .strictObject({
+        logoUri: httpsUrl('logoUri').optional(),
+        contacts: z.array(z.email('must be an email address')).max(10).optional(),
+        tosUri: httpsUrl('tosUri').optional(),
+        policyUri: httpsUrl('policyUri').optional(),
+      })
+      .optional(),
+    upstream: z
+      .strictObject({
+        clientId: z.string().min(1).optional(),
+        clientSecret: secretRef.optional(),
+        scopes: z
+          .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be an OAuth scope token'))
+          .optional(),
+        authorizationServer: httpsUrl('authorizationServer').optional(),
+        authorizationParams: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
+    hostedZone: hostedZone.optional(),
+    allowInsecureUpstream: z.boolean().optional(),
+    allowPrivateNetwork: z.boolean().optional(),
+  })
+  .superRefine((route, ctx) => {
+    if (route.to.startsWith('http:') && !route.allowInsecureUpstream) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: `must be an https URL (set "allowInsecureUpstream: true" only for local development), got ${JSON.stringify(route.to)}`,
+      });
+    }
+    if (route.upstream?.clientSecret && !route.upstream.clientId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'clientSecret'],
+        message: 'needs "upstream.clientId": a secret belongs to a pre-registered client',
+      });
+    }
+  });
+
+export const configSchema = z
+  .strictObject({
+    aws: z
+      .strictObject({
+        account: z
+          .string()
+          .regex(/^\d{12}$/, 'must be a 12-digit AWS account ID')
+          .optional(),
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region like "eu-west-1"'),
+      })
+      .optional(),
+    hostedZone: hostedZone.optional(),
+    routes: z.array(routeSchema).min(1, 'must list at least one route'),
+    idp: z
+      .union([
+        z.strictObject({
+          issuer: httpsUrl('issuer'),
+          clientId: z.string().min(1),
+          clientSecret: secretRef.optional(),
+        }),
+        z.strictObject({
+          cognito: z.strictObject({
+            domainPrefix: z
+              .string()
+              .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lower-case Cognito domain prefix'),
+          }),
+        }),
+      ])
+      .optional(),
+    trustPolicy: z
+      .strictObject({
+        trustedDomains: z.array(z.string().min(1)).optional(),
+        blockedDomains: z.array(z.string().min(1)).optional(),
+        autoApproveTrusted: z.boolean().optional(),
+        allowUnlisted: z.boolean().optional(),
+      })
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.routes.forEach((route, index) => {
+      const key = route.from.toLowerCase();
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'from'],
+          message: `duplicates routes[${first}].from ${JSON.stringify(route.from)}; each route needs its own origin`,
+        });
+      } else {
+        seen.set(key, index);
+      }
+    });
+  });
+
+/** The config as the operator writes it. */
+export type GatewayConfigInput = z.input<typeof configSchema>;
+/** The config after validation and normalisation. */
+export type GatewayConfig = z.output<typeof configSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;
+
+/**
+ * Identity function that gives `gateway.config.ts` type checking and editor help.
+ * Validation happens when the config is loaded, not here.
+ */
+export function defineConfig(config: GatewayConfigInput): GatewayConfigInput {
+  return config;
+}
