@@ -1,8 +1,5 @@
-#!/usr/bin/env -S node --import tsx
-/**
- * The `mcp-edge` CLI. Each command lives in `cli/<command>.ts` and exports
- * `run(args, io): Promise<number>` returning the exit code (0 ok, 1 invalid, 2 usage).
- */
+// The mcp-edge CLI. Each command lives in cli/COMMAND.ts and exports
+// run(args, io): Promise<number>, returning the exit code (0 ok, 1 invalid, 2 usage).
 import { type Io, processIo } from '../cli/io.ts';
 
 const USAGE = `usage: mcp-edge <command> [options]
@@ -42,7 +39,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   return command(args, io);
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('mcp-edge.ts')) {
+if (process.argv[1]?.endsWith('mcp-edge.ts')) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

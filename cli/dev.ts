@@ -1,6 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../functions/core/config/load.ts';
+import { ConfigError } from '../functions/core/config/parse.ts';
+import { startLocalGateway } from '../functions/local/gateway.ts';
+import { ensureDevCertificate } from '../functions/local/tls.ts';
 import type { Io } from './io.ts';
 
-export async function run(_args: string[], io: Io): Promise<number> {
-  io.err('not built yet\n');
-  return 2;
+const USAGE = `usage: mcp-edge dev [--config FILE] [--tls-cert PEM --tls-key PEM]
+
+Runs the local gateway: one HTTPS listener per https://localhost:PORT route, DynamoDB Local,
+and the same handlers Lambda runs. Default config: demo/local.config.ts.
+Without --tls-cert/--tls-key a development CA is created under .local/tls on first run.`;
+
+export const DEFAULT_LOCAL_CONFIG = 'demo/local.config.ts';
+
+/** `npm start`: runs until SIGINT/SIGTERM, then stops everything it started. */
+export async function run(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
+  let values: { config?: string; 'tls-cert'?: string; 'tls-key'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    io.err(`mcp-edge dev: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(`${USAGE}\n`);
+    return 0;
+  }
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    io.err(`mcp-edge dev: --tls-cert and --tls-key go together\n\n${USAGE}\n`);
+    return 2;
+  }
+
+  const configPath = values.config ?? DEFAULT_LOCAL_CONFIG;
+  let config: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    config = await loadConfig(configPath);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  let tls: { cert: string; key: string };
+  let caNote: string;
+  if (values['tls-cert'] && values['tls-key']) {
+    try {
+      tls = {
+        cert: await readFile(values['tls-cert'], 'utf8'),
+        key: await readFile(values['tls-key'], 'utf8'),
+      };
+    } catch (error) {
+      io.err(`mcp-edge dev: cannot read the TLS files: ${(error as Error).message}\n`);
+      return 1;
+    }
+    caNote = `TLS: using ${values['tls-cert']}`;
+  } else {
+    const dev = await ensureDevCertificate(resolve('.local/tls'));
+    tls = dev;
+    caNote = [
+      `TLS: development CA ${dev.created ? 'created' : 'reused'} at ${dev.caPath}`,
+      `     trust it in Node clients:  export NODE_EXTRA_CA_CERTS=${dev.caPath}`,
+      '     in a browser, import it as a trusted authority (or accept the warning once per port)',
+    ].join('\n');
+  }
+
+  let gateway: Awaited<ReturnType<typeof startLocalGateway>>;
+  try {
+    gateway = await startLocalGateway({ config, tls });
+  } catch (error) {
+    io.err(`mcp-edge dev: ${(error as Error).message}\n`);
+    return 1;
+  }
+
+  const lines = [`MCP Edge local gateway (${configPath})`, caNote];
+  if (gateway.dynamo)
+    lines.push(`DynamoDB Local: ${gateway.dynamo.endpoint} (table ${gateway.dynamo.tableName})`);
+  for (const route of gateway.routes) {
+    lines.push(`route ${route.origin} -> ${route.config.to}`);
+    lines.push(`  client_name  ${route.clientName}`);
+    lines.push(`  CIMD         ${route.cimdUrl}`);
+    lines.push(`  callback     ${route.callbackUrl}`);
+  }
+  lines.push('ready (Ctrl-C stops the gateway and DynamoDB Local)');
+  io.out(`${lines.join('\n')}\n`);
+
+  await new Promise<void>((done) => {
+    const finish = () => done();
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    signal?.addEventListener('abort', finish, { once: true });
+  });
+  io.out('stopping…\n');
+  await gateway.stop();
+  io.out('stopped\n');
+  return 0;
 }

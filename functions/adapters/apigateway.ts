@@ -1,0 +1,77 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { HttpError } from '../core/http/errors.ts';
+
+/** Header lookup that ignores case, as HTTP does. */
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === lower && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/**
+ * The one converter from an API Gateway REST proxy event to a web-standard `Request`.
+ * The host is the custom domain API Gateway matched (`requestContext.domainName`), which is
+ * the route host CloudFront forwarded; the local gateway fills the same field.
+ */
+export function eventToRequest(event: APIGatewayProxyEvent): Request {
+  const host = event.requestContext?.domainName || header(event, 'host');
+  if (!host || !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) {
+    throw new HttpError(400, 'invalid_request', 'The request has no valid Host.');
+  }
+  const query = new URLSearchParams();
+  for (const [key, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) {
+    for (const value of values ?? []) query.append(key, value);
+  }
+  if (!event.multiValueQueryStringParameters) {
+    for (const [key, value] of Object.entries(event.queryStringParameters ?? {})) {
+      if (value !== undefined) query.append(key, value);
+    }
+  }
+  let url: URL;
+  try {
+    url = new URL(`https://${host}${event.path.startsWith('/') ? '' : '/'}${event.path}`);
+  } catch {
+    throw new HttpError(400, 'invalid_request', 'The request path is not valid.');
+  }
+  url.search = query.toString();
+
+  const headers = new Headers();
+  for (const [key, values] of Object.entries(event.multiValueHeaders ?? {})) {
+    for (const value of values ?? []) headers.append(key, value);
+  }
+  if (!event.multiValueHeaders) {
+    for (const [key, value] of Object.entries(event.headers ?? {})) {
+      if (value !== undefined) headers.set(key, value);
+    }
+  }
+  const method = event.httpMethod.toUpperCase();
+  const hasBody = event.body != null && method !== 'GET' && method !== 'HEAD';
+  return new Request(url, {
+    method,
+    headers,
+    body: hasBody ? Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8') : null,
+  });
+}
+
+const TEXTUAL = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded)|[^;]*\+json|[^;]*\+xml)/i;
+
+/** The one converter back: a `Response` to an API Gateway proxy result (binary bodies base64). */
+export async function responseToResult(response: Response): Promise<APIGatewayProxyResult> {
+  const multiValueHeaders: Record<string, string[]> = {};
+  response.headers.forEach((value, key) => {
+    if (key === 'set-cookie') return;
+    multiValueHeaders[key] = [value];
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) multiValueHeaders['set-cookie'] = cookies;
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const textual = TEXTUAL.test(response.headers.get('content-type') ?? 'text/plain');
+  return {
+    statusCode: response.status,
+    multiValueHeaders,
+    body: textual ? bytes.toString('utf8') : bytes.toString('base64'),
+    isBase64Encoded: !textual && bytes.length > 0,
+  };
+}

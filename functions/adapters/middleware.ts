@@ -1,0 +1,55 @@
+import { timingSafeEqual } from 'node:crypto';
+import type middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { errorToResponse, HttpError } from '../core/http/errors.ts';
+import { responseToResult } from './apigateway.ts';
+
+type Middleware = middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
+
+/** The header CloudFront adds to every origin request (lib/route-domain.ts). */
+export const ORIGIN_VERIFY_HEADER = 'x-mcp-edge-origin-verify';
+
+function equalSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Refuses requests that did not come through the route's CloudFront distribution, which is
+ * the only place the secret header is added. `undefined` turns the check off: only the
+ * local gateway does that; Lambda entry points require the secret at start-up.
+ */
+export function originVerify(secret: string | undefined): Middleware {
+  return {
+    before: async (request) => {
+      if (secret === undefined) return;
+      const headers = request.event.headers ?? {};
+      const given = Object.entries(headers).find(([k]) => k.toLowerCase() === ORIGIN_VERIFY_HEADER)?.[1];
+      if (given === undefined || !equalSecret(given, secret)) {
+        return responseToResult(
+          new HttpError(
+            403,
+            'forbidden',
+            'Requests must come through the gateway’s CloudFront distribution.',
+          ).toResponse(),
+        );
+      }
+      return;
+    },
+  };
+}
+
+/** The one translator at the handler boundary: anything thrown becomes a clean JSON answer, never a stack. */
+export function errorBoundary(): Middleware {
+  return {
+    onError: async (request) => {
+      if (!(request.error instanceof HttpError)) {
+        console.error(
+          JSON.stringify({ level: 'error', message: 'unhandled error', name: request.error?.name }),
+        );
+      }
+      request.response = await responseToResult(errorToResponse(request.error));
+    },
+  };
+}

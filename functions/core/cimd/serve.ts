@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { HttpError, jsonResponse } from '../http/errors.ts';
+import type { Route, RouteTable } from '../routes.ts';
+import { generateCimd } from './generate.ts';
+
+const ALLOW = 'GET, HEAD, OPTIONS';
+
+/**
+ * Lets CloudFront keep the document for a day and authorization servers revalidate hourly
+ * (DESIGN.md "Generated CIMD"); the ETag makes revalidation a cheap 304.
+ */
+export const CIMD_CACHE_CONTROL = 'public, max-age=3600, s-maxage=86400';
+
+interface Prepared {
+  readonly body: string;
+  readonly etag: string;
+}
+
+function prepare(route: Route): Prepared {
+  const body = JSON.stringify(generateCimd(route));
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+  return { body, etag };
+}
+
+/** RFC 9110 §13.1.2: If-None-Match uses weak comparison, and `*` matches any current representation. */
+export function ifNoneMatchHits(header: string | null, etag: string): boolean {
+  if (!header) return false;
+  const opaque = etag.replace(/^W\//, '');
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === opaque;
+  });
+}
+
+const corsHeaders = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'ETag, Cache-Control',
+} as const;
+
+/**
+ * Serves each route's Client ID Metadata Document. Documents and ETags are computed once,
+ * so the request path is a map lookup and a header comparison.
+ */
+export function createCimdResponder(table: RouteTable): (request: Request) => Response {
+  const prepared = new Map<string, Prepared>(table.routes.map((r) => [r.host.toLowerCase(), prepare(r)]));
+
+  return (request) => {
+    const host = new URL(request.url).host;
+    const route = table.forHost(host);
+    const doc = route ? prepared.get(route.host.toLowerCase()) : undefined;
+    if (!route || !doc) {
+      return new HttpError(404, 'unknown_route', 'No route is configured for this host.').toResponse();
+    }
+    switch (request.method) {
+      case 'OPTIONS':
+        return new Response(null, {
+          status: 204,
+          headers: {
+            ...corsHeaders,
+            'access-control-allow-methods': ALLOW,
+            'access-control-allow-headers': 'If-None-Match, Cache-Control',
+            'access-control-max-age': '86400',
+            allow: ALLOW,
+          },
+        });
+      case 'GET':
+      case 'HEAD': {
+        const headers = {
+          ...corsHeaders,
+          'content-type': 'application/json',
+          'cache-control': CIMD_CACHE_CONTROL,
+          etag: doc.etag,
+          'x-content-type-options': 'nosniff',
+        };
+        if (ifNoneMatchHits(request.headers.get('if-none-match'), doc.etag)) {
+          return new Response(null, { status: 304, headers });
+        }
+        return new Response(request.method === 'HEAD' ? null : doc.body, {
+          status: 200,
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(doc.body)) },
+        });
+      }
+      default:
+        return jsonResponse(
+          405,
+          {
+            error: 'method_not_allowed',
+            error_description: `Use ${ALLOW} for the client metadata document.`,
+          },
+          { allow: ALLOW, ...corsHeaders },
+        );
+    }
+  };
+}

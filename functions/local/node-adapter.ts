@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+
+/** What an API Gateway REST API would accept as a request payload (10 MB); larger gets 413 here too. */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BodyTooLargeError(`request body over ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Turns a Node request into the API Gateway REST proxy event Lambda would receive, so the
+ * local gateway runs the very same handlers. `domainName` carries the Host, as a custom
+ * domain does in AWS.
+ */
+export async function nodeRequestToEvent(req: IncomingMessage): Promise<APIGatewayProxyEvent> {
+  const url = new URL(req.url ?? '/', 'https://local.invalid');
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const key = req.rawHeaders[i]!;
+    const value = req.rawHeaders[i + 1]!;
+    headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
+    (multiValueHeaders[key] ??= []).push(value);
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [key, value] of url.searchParams) {
+    query[key] = value;
+    (multiQuery[key] ??= []).push(value);
+  }
+  const method = (req.method ?? 'GET').toUpperCase();
+  const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, MAX_BODY_BYTES);
+  const host = req.headers.host ?? '';
+  return {
+    resource: url.pathname,
+    path: url.pathname,
+    httpMethod: method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: url.search ? query : null,
+    multiValueQueryStringParameters: url.search ? multiQuery : null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body.length > 0 ? body.toString('base64') : null,
+    isBase64Encoded: body.length > 0,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      authorizer: undefined,
+      domainName: host,
+      httpMethod: method,
+      path: url.pathname,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: url.pathname,
+      stage: 'local',
+      identity: {
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: req.headers['user-agent'] ?? null,
+      } as APIGatewayProxyEvent['requestContext']['identity'],
+    },
+  };
+}
+
+/** Writes an API Gateway proxy result to a Node response (Node drops the body of HEAD answers). */
+export function writeResult(res: ServerResponse, result: APIGatewayProxyResult): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(result.headers ?? {})) headers[key.toLowerCase()] = String(value);
+  for (const [key, values] of Object.entries(result.multiValueHeaders ?? {}))
+    headers[key.toLowerCase()] = values.map(String);
+  res.writeHead(result.statusCode, headers);
+  res.end(result.body ? Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8') : undefined);
+}
+
+/** The bits of a Lambda context our handlers may read. */
+export function localContext(functionName: string): Context {
+  const start = Date.now();
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/local/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, 30_000 - (Date.now() - start)),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
