@@ -33,13 +33,13 @@ export async function nodeRequestToEvent(req: IncomingMessage): Promise<APIGatew
     const key = req.rawHeaders[i]!;
     const value = req.rawHeaders[i + 1]!;
     headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
-    (multiValueHeaders[key] ??= []).push(value);
+    multiValueHeaders[key] = [...(multiValueHeaders[key] ?? []), value];
   }
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
   for (const [key, value] of url.searchParams) {
     query[key] = value;
-    (multiQuery[key] ??= []).push(value);
+    multiQuery[key] = [...(multiQuery[key] ?? []), value];
   }
   const method = (req.method ?? 'GET').toUpperCase();
   const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, MAX_BODY_BYTES);
