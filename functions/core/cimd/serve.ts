@@ -11,15 +11,36 @@ const ALLOW = 'GET, HEAD, OPTIONS';
  */
 export const CIMD_CACHE_CONTROL = 'public, max-age=3600, s-maxage=86400';
 
+const corsHeaders = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'ETag, Cache-Control',
+} as const;
+
 interface Prepared {
   readonly body: string;
   readonly etag: string;
+  /** Headers of a 200 and of a 304, built once. */
+  readonly ok: readonly [string, string][];
+  readonly notModified: readonly [string, string][];
 }
 
-function prepare(route: Route): Prepared {
+/** The document's bytes, strong ETag and response headers for one route. */
+export function prepareCimd(route: Route): Prepared {
   const body = JSON.stringify(generateCimd(route));
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
-  return { body, etag };
+  const notModified: [string, string][] = [
+    ...Object.entries(corsHeaders),
+    ['content-type', 'application/json'],
+    ['cache-control', CIMD_CACHE_CONTROL],
+    ['etag', etag],
+    ['x-content-type-options', 'nosniff'],
+  ];
+  return {
+    body,
+    etag,
+    notModified,
+    ok: [...notModified, ['content-length', String(Buffer.byteLength(body))]],
+  };
 }
 
 /** RFC 9110 §13.1.2: If-None-Match uses weak comparison, and `*` matches any current representation. */
@@ -32,17 +53,12 @@ export function ifNoneMatchHits(header: string | null, etag: string): boolean {
   });
 }
 
-const corsHeaders = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'ETag, Cache-Control',
-} as const;
-
 /**
  * Serves each route's Client ID Metadata Document. Documents and ETags are computed once,
  * so the request path is a map lookup and a header comparison.
  */
 export function createCimdResponder(table: RouteTable): (request: Request) => Response {
-  const prepared = new Map<string, Prepared>(table.routes.map((r) => [r.host.toLowerCase(), prepare(r)]));
+  const prepared = new Map<string, Prepared>(table.routes.map((r) => [r.host.toLowerCase(), prepareCimd(r)]));
 
   return (request) => {
     const host = new URL(request.url).host;
@@ -64,22 +80,14 @@ export function createCimdResponder(table: RouteTable): (request: Request) => Re
           },
         });
       case 'GET':
-      case 'HEAD': {
-        const headers = {
-          ...corsHeaders,
-          'content-type': 'application/json',
-          'cache-control': CIMD_CACHE_CONTROL,
-          etag: doc.etag,
-          'x-content-type-options': 'nosniff',
-        };
+      case 'HEAD':
         if (ifNoneMatchHits(request.headers.get('if-none-match'), doc.etag)) {
-          return new Response(null, { status: 304, headers });
+          return new Response(null, { status: 304, headers: doc.notModified as [string, string][] });
         }
         return new Response(request.method === 'HEAD' ? null : doc.body, {
           status: 200,
-          headers: { ...headers, 'content-length': String(Buffer.byteLength(doc.body)) },
+          headers: doc.ok as [string, string][],
         });
-      }
       default:
         return jsonResponse(
           405,
