@@ -1,0 +1,56 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { sha256Base64url } from '../crypto/hash.ts';
+import type { Clock } from './clock.ts';
+
+/** What every store takes by injection: the DocumentClient, the table, and the time. */
+export interface StoreDeps {
+  readonly ddb: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/** True for DynamoDB's refusal of a ConditionExpression (an expected outcome, not a failure). */
+export function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * Primary keys of every record kind in the one table (`pk`, `sk`; see TABLE_DEFINITION). Kinds
+ * are told apart by the `pk` prefix. Anything derived from a secret we hand out (a state, a
+ * session id) appears only as its SHA-256, so the table never holds a usable value.
+ * The layout is documented in docs/storage.md.
+ */
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** The kinds of single-use records (upstream-connect state, sign-in transaction). */
+export type SingleUseKind = 'state' | 'login';
+
+/** A single-use record, keyed by the hash of the value sent through the browser. */
+export function singleUseKey(kind: SingleUseKind, value: string): ItemKey {
+  return { pk: `${kind}#${sha256Base64url(value)}`, sk: kind };
+}
+
+/** A sign-in session, keyed by the hash of its cookie value. */
+export function sessionKey(id: string): ItemKey {
+  return { pk: `session#${sha256Base64url(id)}`, sk: 'session' };
+}
+
+/**
+ * The vault's partition for one user: every connection of that user is one Query away. The
+ * user id is hashed so the key has a fixed length and no user-chosen characters (an IdP
+ * `sub` may contain `#`); it is not a secrecy measure (sessions hold the `sub` in clear).
+ */
+export function vaultPartition(user: string): string {
+  return `vault#${sha256Base64url(user)}`;
+}
+
+export const VAULT_SORT_PREFIX = 'route#';
+
+/** One vault item: one user's tokens for one route (route = its origin). */
+export function vaultKey(route: string, user: string): ItemKey {
+  return { pk: vaultPartition(user), sk: `${VAULT_SORT_PREFIX}${route}` };
+}

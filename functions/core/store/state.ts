@@ -1,0 +1,243 @@
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { sha256Base64url } from '../crypto/hash.ts';
+import { isRandomToken, randomToken } from '../crypto/random.ts';
+import type { ClientAuthDescriptor } from '../vault/client-auth.ts';
+import { systemClock, ttlSeconds } from './clock.ts';
+import { isConditionFailure, type SingleUseKind, type StoreDeps, singleUseKey } from './keys.ts';
+
+/**
+ * Single-use records: a value handed to the browser (an OAuth `state`), a record stored under
+ * its hash, consumed by exactly one conditional delete. Upstream-connect state (here) and
+ * sign-in transactions (sessions.ts) both use this mechanism.
+ */
+
+/** Why a state value was refused; stable codes for the handler to map to an error page. */
+export type StateRefusal =
+  | 'state_missing'
+  | 'state_malformed'
+  | 'state_unknown'
+  | 'state_expired'
+  | 'state_other_browser'
+  | 'state_other_user'
+  | 'state_other_route';
+
+/** What a single-use record is bound to. */
+export interface SingleUseBinding {
+  /** The route's origin the flow started on. */
+  readonly route: string;
+  /** The browser-binding (`__Host-`) cookie's value; only its SHA-256 is stored. */
+  readonly binding: string;
+  /** The signed-in user, for flows that have one; a record without one matches only callers without one. */
+  readonly userId?: string;
+}
+
+export interface SingleUseMeta {
+  readonly route: string;
+  readonly userId?: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export type ConsumeResult<T> =
+  | { readonly ok: true; readonly record: T & SingleUseMeta }
+  | { readonly ok: false; readonly code: StateRefusal };
+
+export interface SingleUseRecords<T> {
+  /** Stores `data` under the hash of a fresh 256-bit value and returns that value. */
+  create(bound: SingleUseBinding, data: T): Promise<{ state: string; expiresAt: number }>;
+  /**
+   * Consumes the record with one conditional DeleteItem: it succeeds only if the record exists,
+   * is unexpired, and matches the browser, user and route. Any refusal leaves the record in
+   * place for the rightful caller and never returns its contents.
+   */
+  consume(
+    value: string | null | undefined,
+    expected: SingleUseBinding & { readonly now?: number },
+  ): Promise<ConsumeResult<T>>;
+}
+
+/** Drops `undefined` and anything else DynamoDB or JSON cannot carry; records are plain data. */
+function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** The single-use mechanism for one record kind. */
+export function singleUseRecords<T extends object>(
+  deps: StoreDeps,
+  kind: SingleUseKind,
+  ttl: number,
+): SingleUseRecords<T> {
+  const { ddb, tableName } = deps;
+  const clock = deps.clock ?? systemClock;
+  if (!(ttl > 0)) throw new TypeError('a single-use record needs a positive TTL');
+
+  async function classify(value: string, expected: SingleUseBinding, now: number): Promise<StateRefusal> {
+    const { Item: item } = await ddb.send(
+      new GetCommand({ TableName: tableName, Key: singleUseKey(kind, value), ConsistentRead: true }),
+    );
+    if (!item) return 'state_unknown';
+    if (!(typeof item.expiresAt === 'number' && item.expiresAt > now)) return 'state_expired';
+    if (item.bindingHash !== sha256Base64url(expected.binding)) return 'state_other_browser';
+    if (item.userId !== expected.userId) return 'state_other_user';
+    if (item.route !== expected.route) return 'state_other_route';
+    // Everything matches although the delete was refused: not reachable with one clock, so
+    // refuse without taking it rather than guess.
+    return 'state_unknown';
+  }
+
+  return {
+    async create(bound, data) {
+      if (!bound.binding) throw new TypeError('a single-use record must be bound to a browser');
+      const state = randomToken();
+      const createdAt = clock.now();
+      const expiresAt = createdAt + ttl * 1000;
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            ...singleUseKey(kind, state),
+            route: bound.route,
+            ...(bound.userId === undefined ? {} : { userId: bound.userId }),
+            bindingHash: sha256Base64url(bound.binding),
+            createdAt,
+            expiresAt,
+            ttl: ttlSeconds(expiresAt),
+            data: plain(data),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { state, expiresAt };
+    },
+
+    async consume(value, expected) {
+      if (value === null || value === undefined || value === '') return { ok: false, code: 'state_missing' };
+      if (!isRandomToken(value)) return { ok: false, code: 'state_malformed' };
+      if (!expected.binding) return { ok: false, code: 'state_other_browser' };
+      const now = expected.now ?? clock.now();
+      const names: Record<string, string> = { '#route': 'route', '#user': 'userId' };
+      const values: Record<string, unknown> = {
+        ':binding': sha256Base64url(expected.binding),
+        ':route': expected.route,
+        ':now': now,
+      };
+      let userCondition = 'attribute_not_exists(#user)';
+      if (expected.userId !== undefined) {
+        userCondition = '#user = :user';
+        values[':user'] = expected.userId;
+      }
+      try {
+        const { Attributes: item } = await ddb.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: singleUseKey(kind, value),
+            ConditionExpression: `attribute_exists(pk) AND bindingHash = :binding AND ${userCondition} AND #route = :route AND expiresAt > :now`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
+        if (!item) return { ok: false, code: 'state_unknown' };
+        const meta: SingleUseMeta = {
+          route: item.route as string,
+          ...(item.userId === undefined ? {} : { userId: item.userId as string }),
+          createdAt: item.createdAt as number,
+          expiresAt: item.expiresAt as number,
+        };
+        return { ok: true, record: { ...(item.data as T), ...meta } };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return { ok: false, code: await classify(value, expected, now) };
+      }
+    },
+  };
+}
+
+/** What resumes after the upstream callback: a connect page, or a pending MCP authorization. */
+export type StateResume =
+  | { readonly kind: 'connect' }
+  | { readonly kind: 'mcp-authorize'; readonly pending: Record<string, unknown> };
+
+/** An upstream authorization request in flight (see DESIGN "Upstream OAuth"). */
+export interface StateInput {
+  /** The route's origin. */
+  readonly route: string;
+  /** The signed-in user (IdP `sub`). */
+  readonly userId: string;
+  /** The browser-binding cookie's value; only its SHA-256 is stored. */
+  readonly binding: string;
+  /** The PKCE verifier (RFC 7636). Secret until the code is redeemed: never log a record. */
+  readonly codeVerifier: string;
+  readonly issuer: string;
+  readonly authorizationEndpoint: string;
+  readonly tokenEndpoint: string;
+  readonly revocationEndpoint?: string;
+  readonly redirectUri: string;
+  /** The RFC 8707 resource indicator sent with the request. */
+  readonly resource: string;
+  readonly clientId: string;
+  readonly clientAuth: ClientAuthDescriptor;
+  readonly scopes: readonly string[];
+  /** A same-origin path to return to afterwards. */
+  readonly returnTo: string;
+  readonly resume: StateResume;
+  /** Set only for routes that opted in (`allowInsecureUpstream`): plain-http authorization servers. */
+  readonly allowInsecureRequests?: boolean;
+}
+
+export type StateRecord = Omit<StateInput, 'binding'> & {
+  readonly createdAt: number;
+  readonly expiresAt: number;
+};
+
+export interface StateStoreOptions extends StoreDeps {
+  /** Lifetime of a state record in seconds. Default 600 (10 minutes). */
+  readonly ttlSeconds?: number;
+}
+
+export interface StateStore {
+  createState(input: StateInput): Promise<{ state: string; expiresAt: number }>;
+  consumeState(
+    state: string | null | undefined,
+    expected: {
+      readonly route: string;
+      readonly userId: string;
+      readonly binding: string;
+      readonly now?: number;
+    },
+  ): Promise<{ ok: true; record: StateRecord } | { ok: false; code: StateRefusal }>;
+}
+
+/** True when `returnTo` is a path on the route's own origin (no `//host`, no scheme). */
+export function isSameOriginPath(returnTo: string, route: string): boolean {
+  if (!returnTo.startsWith('/') || returnTo.startsWith('//') || returnTo.includes('\\')) return false;
+  try {
+    return new URL(returnTo, route).origin === new URL(route).origin;
+  } catch {
+    return false;
+  }
+}
+
+/** Upstream-connect state records: 256-bit, stored hashed, bound to browser, user and route. */
+export function createStateStore(options: StateStoreOptions): StateStore {
+  const records = singleUseRecords<Omit<StateInput, 'binding' | 'route' | 'userId'>>(
+    options,
+    'state',
+    options.ttlSeconds ?? 600,
+  );
+  return {
+    async createState(input) {
+      if (!isSameOriginPath(input.returnTo, input.route)) {
+        throw new TypeError('returnTo must be a path on the route origin');
+      }
+      const { route, userId, binding, ...data } = input;
+      return records.create({ route, userId, binding }, data);
+    },
+    async consumeState(state, expected) {
+      const result = await records.consume(state, expected);
+      if (!result.ok) return result;
+      const { record } = result;
+      return { ok: true, record: { ...record, userId: record.userId as string } };
+    },
+  };
+}
