@@ -181,10 +181,17 @@ function formatReport(report: Report, verbose: boolean): string {
   if (verbose) {
     for (const rule of report.passed) lines.push(`  ok     ${rule}: ${DESCRIPTIONS.get(rule) ?? ''}`);
   }
-  for (const error of report.errors) lines.push(`  error  ${error.rule}: ${error.message}`);
+  for (const error of report.errors) {
+    lines.push(`  error  ${error.rule}: ${error.message}`);
+    if (error.rule === 'fetch.tls')
+      lines.push('         (served with a development CA? trust it with --ca FILE)');
+    if (error.rule === 'ssrf.private_address') {
+      lines.push('         (a local development server? allow it with --allow-private-network)');
+    }
+  }
   for (const warning of report.warnings) lines.push(`  warn   ${warning.rule}: ${warning.message}`);
-  if (report.address) lines.push(`fetched from ${report.address}`);
   if (report.caching) {
+    if (report.address) lines.push(`fetched from ${report.address}`);
     const c = report.caching;
     lines.push('caching headers:');
     lines.push(`  Cache-Control: ${c.cacheControl ?? '(none)'}`);

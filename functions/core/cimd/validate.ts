@@ -78,6 +78,7 @@ export type FetchValidationResult =
       stage: 'url' | 'fetch' | 'document';
       errors: Finding[];
       warnings: Finding[];
+      /** The address refused (`ssrf.private_address`) or fetched from, when there was one. */
       address?: string;
       caching?: CachingHeaders;
     };
