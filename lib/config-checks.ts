@@ -1,0 +1,212 @@
+import ipaddr from 'ipaddr.js';
+import { formatKeyPath } from '../functions/core/config/parse.ts';
+import { type GatewayConfig, isLocalOrigin, type RouteConfig } from '../functions/core/config/schema.ts';
+import { LAMBDA_ENVIRONMENT_LIMIT_BYTES } from './defaults.ts';
+
+/**
+ * The checks `cdk synth` adds to the config schema: what a deployed gateway needs (an account, a
+ * region, a Route 53 zone around every host) and what only the local gateway may use (loopback
+ * origins, plain-HTTP or private upstreams, secrets from environment variables). Pure: no CDK,
+ * no file system, so tests call it directly and `bin/app.ts` only prints what it returns.
+ */
+
+export type DeployProblemCode =
+  | 'missing_region'
+  | 'missing_account'
+  | 'local_only_setting'
+  | 'local_origin'
+  | 'origin_port'
+  | 'insecure_upstream'
+  | 'private_upstream'
+  | 'local_secret'
+  | 'missing_hosted_zone'
+  | 'host_outside_zone'
+  | 'routes_too_large';
+
+export interface DeployProblem {
+  /** The key path, as the schema's messages write it (`routes[1].from`). */
+  readonly path: string;
+  readonly code: DeployProblemCode;
+  /** What is wrong and how to fix it. */
+  readonly message: string;
+}
+
+export interface HostedZoneRef {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** A route as deployed: its config, the host CloudFront answers for, and the zone that host lives in. */
+export interface DeployRoute {
+  readonly config: RouteConfig;
+  readonly host: string;
+  readonly zone: HostedZoneRef;
+}
+
+/** Everything the stacks are built from, after every check passed. */
+export interface Deployment {
+  readonly account: string;
+  readonly region: string;
+  readonly routes: readonly DeployRoute[];
+}
+
+export type DeployCheckResult =
+  | { ok: true; deployment: Deployment }
+  | { ok: false; problems: DeployProblem[] };
+
+export interface DeployCheckEnv {
+  /** Used when the config has no `aws.account` (the CDK CLI sets `CDK_DEFAULT_ACCOUNT` from credentials). */
+  readonly defaultAccount?: string | undefined;
+}
+
+/**
+ * The part of the functions' 4 KiB environment the route table may take (`MCP_EDGE_ROUTES`); the
+ * rest is left for the origin secret, the table name and `NODE_OPTIONS`.
+ */
+export const ROUTES_ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 640;
+
+/** The value of `MCP_EDGE_ROUTES`: the validated route configs, as the functions parse them. */
+export function routesEnvironmentValue(routes: readonly RouteConfig[]): string {
+  return JSON.stringify(routes);
+}
+
+/** `path: message` lines, in config order. */
+export function formatProblems(problems: readonly DeployProblem[]): string[] {
+  return problems.map((p) => `${p.path}: ${p.message}`);
+}
+
+/** Checks a schema-valid config for deployment to AWS and resolves each route's hosted zone. */
+export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {}): DeployCheckResult {
+  const problems: DeployProblem[] = [];
+  const add = (path: readonly PropertyKey[], code: DeployProblemCode, message: string) =>
+    problems.push({ path: formatKeyPath(path), code, message });
+
+  const region = config.aws?.region;
+  if (!region) {
+    add(
+      ['aws', 'region'],
+      'missing_region',
+      'is required to deploy; add `aws: { account: "123456789012", region: "eu-west-1" }` with the region the gateway runs in',
+    );
+  }
+  const account = config.aws?.account ?? env.defaultAccount;
+  if (!account) {
+    add(
+      ['aws', 'account'],
+      'missing_account',
+      'is required to synthesize without AWS credentials; add the 12-digit account ID to `aws.account` (or run with credentials so the CDK CLI sets CDK_DEFAULT_ACCOUNT)',
+    );
+  }
+
+  const routes: DeployRoute[] = [];
+  config.routes.forEach((route, index) => {
+    const at = (...rest: PropertyKey[]) => ['routes', index, ...rest];
+    const url = new URL(route.from);
+
+    if (route.allowPrivateNetwork) {
+      add(
+        at('allowPrivateNetwork'),
+        'local_only_setting',
+        'is for the local gateway only; remove it (a deployed route never connects to private or loopback addresses)',
+      );
+    }
+    if (route.allowInsecureUpstream) {
+      add(
+        at('allowInsecureUpstream'),
+        'local_only_setting',
+        'is for the local gateway only; remove it and give `to` an https URL',
+      );
+    }
+    if (isLocalOrigin(route.from) || ipaddr.isValid(url.hostname.replace(/^\[|\]$/g, ''))) {
+      add(
+        at('from'),
+        'local_origin',
+        `${JSON.stringify(route.from)} is not a public DNS name; a deployed route needs a host in a Route 53 hosted zone, like "https://mcp.example.com"`,
+      );
+    } else if (url.port) {
+      add(
+        at('from'),
+        'origin_port',
+        `CloudFront serves HTTPS on port 443 only; remove ":${url.port}" (use "https://${url.hostname}")`,
+      );
+    }
+
+    const upstream = new URL(route.to);
+    if (upstream.protocol !== 'https:') {
+      add(
+        at('to'),
+        'insecure_upstream',
+        `must be an https URL when deployed, got ${JSON.stringify(route.to)}`,
+      );
+    }
+    if (isPrivateHost(upstream.hostname)) {
+      add(
+        at('to'),
+        'private_upstream',
+        `points at a loopback or private address (${upstream.hostname}), which a deployed gateway never connects to; use the upstream's public URL`,
+      );
+    }
+    if (route.upstream?.clientSecret?.env) {
+      add(
+        at('upstream', 'clientSecret', 'env'),
+        'local_secret',
+        'environment variables are read by the local gateway only; store the secret in Secrets Manager and use `clientSecret: { secretArn: "arn:aws:secretsmanager:..." }`',
+      );
+    }
+
+    const zone = route.hostedZone ?? config.hostedZone;
+    if (!zone) {
+      add(
+        at('hostedZone'),
+        'missing_hosted_zone',
+        `no Route 53 hosted zone for ${url.hostname}; add a top-level \`hostedZone: { id, name }\` or one on this route`,
+      );
+    } else if (!isInZone(url.hostname, zone.name)) {
+      add(
+        route.hostedZone ? at('hostedZone', 'name') : at('from'),
+        'host_outside_zone',
+        `${url.hostname} is not inside the hosted zone ${JSON.stringify(zone.name)} (${zone.id}); use a host ending in ".${zone.name}" or give this route its own \`hostedZone\``,
+      );
+    } else {
+      routes.push({ config: route, host: url.hostname, zone: { id: zone.id, name: zone.name } });
+    }
+  });
+
+  if (config.idp && 'clientSecret' in config.idp && config.idp.clientSecret?.env) {
+    add(
+      ['idp', 'clientSecret', 'env'],
+      'local_secret',
+      'environment variables are read by the local gateway only; store the secret in Secrets Manager and use `clientSecret: { secretArn: "arn:aws:secretsmanager:..." }`',
+    );
+  }
+
+  const routesBytes = Buffer.byteLength(routesEnvironmentValue(config.routes));
+  if (routesBytes > ROUTES_ENVIRONMENT_BUDGET_BYTES) {
+    add(
+      ['routes'],
+      'routes_too_large',
+      `the route table is ${routesBytes} bytes as JSON, more than the ${ROUTES_ENVIRONMENT_BUDGET_BYTES} bytes the functions' 4 KiB environment leaves for it; shorten optional fields (cimd, names) or split the routes over two deployments`,
+    );
+  }
+
+  if (problems.length > 0 || !region || !account) return { ok: false, problems };
+  return { ok: true, deployment: { account, region, routes } };
+}
+
+/** `mcp.example.com` is in `example.com` (and so is `example.com` itself); `mcp.other.org` is not. */
+export function isInZone(host: string, zoneName: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  const z = zoneName.toLowerCase().replace(/\.$/, '');
+  return h === z || h.endsWith(`.${z}`);
+}
+
+function isPrivateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (!ipaddr.isValid(host)) return false;
+  let address = ipaddr.parse(host);
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
+    address = (address as ipaddr.IPv6).toIPv4Address();
+  }
+  return address.range() !== 'unicast';
+}

@@ -1,0 +1,55 @@
+import { Duration } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * The secure defaults of the infrastructure, in one place so a reviewer can read them at once.
+ * Constructs take these unless a prop says otherwise.
+ */
+
+/** CloudFront only accepts certificates from this region. */
+export const CLOUDFRONT_CERTIFICATE_REGION = 'us-east-1';
+
+/** The stacks' names; one deployment per account and region. */
+export const STACK_NAMES = {
+  certificates: 'McpEdgeCertificates',
+  gateway: 'McpEdgeGateway',
+} as const;
+
+/**
+ * The header CloudFront adds to every origin request; the functions refuse requests without
+ * the right value, so calls that bypass CloudFront (straight to the API Gateway endpoint) fail.
+ */
+export const ORIGIN_VERIFY_HEADER = 'x-mcp-edge-origin-verify';
+
+/** The API Gateway stage every route's custom domain maps to. */
+export const STAGE_NAME = 'live';
+
+/** Stage-wide throttling (per account and region API Gateway also has its own quota). */
+export const THROTTLING = { rateLimit: 100, burstLimit: 200 } as const;
+
+/** How long function logs are kept. */
+export const FUNCTION_LOG_RETENTION = RetentionDays.ONE_MONTH;
+/** How long API Gateway access logs are kept. */
+export const ACCESS_LOG_RETENTION = RetentionDays.THREE_MONTHS;
+
+/**
+ * The CIMD's edge cache: the edge honours the origin's `s-maxage` (the CIMD handler sends a day)
+ * within [0, 24 h] and keeps a response without caching headers for an hour.
+ */
+export const CIMD_CACHE_TTL = {
+  min: Duration.seconds(0),
+  default: Duration.hours(1),
+  max: Duration.hours(24),
+} as const;
+
+/** HSTS max-age: two years, above the one year that preload lists and audits ask for. */
+export const HSTS_MAX_AGE = Duration.days(730);
+
+/**
+ * How long CloudFront waits for the origin's next bytes. 60 s is the most CloudFront allows
+ * without a quota increase; streamed responses send keep-alive comments well within it.
+ */
+export const ORIGIN_READ_TIMEOUT = Duration.seconds(60);
+
+/** Lambda's hard limit on the size of all environment variables of one function (keys and values). */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;

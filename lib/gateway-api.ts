@@ -1,0 +1,156 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  AccessLogField,
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  ResponseTransferMode,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { Endpoint } from '../functions/core/endpoints.ts';
+import { ACCESS_LOG_RETENTION, STAGE_NAME, THROTTLING } from './defaults.ts';
+import type { FunctionSettings } from './function-settings.ts';
+
+/**
+ * One JSON object per request. `host` is the route; `error` uses `messageString`, which API
+ * Gateway quotes and escapes itself (so it is not in quotes here). Client IPs are CloudFront's:
+ * the viewer's address is in `X-Forwarded-For`, which the functions see.
+ */
+const ACCESS_LOG_FORMAT = `{${[
+  ['requestId', AccessLogField.contextRequestId()],
+  ['extendedRequestId', AccessLogField.contextExtendedRequestId()],
+  ['time', AccessLogField.contextRequestTime()],
+  ['host', AccessLogField.contextDomainName()],
+  ['method', AccessLogField.contextHttpMethod()],
+  ['path', AccessLogField.contextPath()],
+  ['resourcePath', AccessLogField.contextResourcePath()],
+  ['protocol', AccessLogField.contextProtocol()],
+  ['status', AccessLogField.contextStatus()],
+  ['responseLength', AccessLogField.contextResponseLength()],
+  ['responseLatency', AccessLogField.contextResponseLatency()],
+  ['integrationStatus', AccessLogField.contextIntegrationStatus()],
+  ['integrationLatency', AccessLogField.contextIntegrationLatency()],
+  ['sourceIp', AccessLogField.contextIdentitySourceIp()],
+  ['userAgent', AccessLogField.contextIdentityUserAgent()],
+]
+  .map(([key, value]) => `"${key}":"${value}"`)
+  .concat(`"error":${AccessLogField.contextErrorMessageString()}`)
+  .join(',')}}`;
+
+export interface GatewayApiFunction {
+  readonly function: IFunction;
+  readonly settings: FunctionSettings;
+}
+
+export interface GatewayApiProps {
+  /** The endpoint table: one API Gateway resource per path, one method per listed method. */
+  readonly endpoints: readonly Endpoint[];
+  /** The function behind each name the table uses. */
+  readonly functions: ReadonlyMap<string, GatewayApiFunction>;
+}
+
+/**
+ * The REST API every route's custom domain maps to, generated from the endpoint table.
+ *
+ * REGIONAL (CloudFront in front is ours), the default `execute-api` endpoint disabled so the only
+ * ways in are the custom domains, JSON access logs, stage throttling. Methods carry no API Gateway
+ * authorization: the endpoints are public by protocol and the functions authenticate callers.
+ */
+export class GatewayApi extends Construct {
+  public readonly api: RestApi;
+  public readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: GatewayApiProps) {
+    super(scope, id);
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: ACCESS_LOG_RETENTION,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.api = new RestApi(this, 'Api', {
+      description: 'MCP Edge gateway (reached through each route host’s CloudFront distribution)',
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // Custom domains keep working; only https://{id}.execute-api... is turned off.
+      disableExecuteApiEndpoint: true,
+      // API Gateway writes access and execution logs through the account's CloudWatch role.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      deployOptions: {
+        stageName: STAGE_NAME,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+        // Errors only, and never request or response bodies (they carry tokens and codes).
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: THROTTLING.rateLimit,
+        throttlingBurstLimit: THROTTLING.burstLimit,
+      },
+    });
+
+    // The default execute-api endpoint is disabled, so its URL output would only mislead.
+    this.api.node.tryRemoveChild('Endpoint');
+
+    const integrations = new Map<string, LambdaIntegration>();
+    const integrationFor = (name: string): LambdaIntegration => {
+      let integration = integrations.get(name);
+      if (!integration) {
+        const fn = props.functions.get(name);
+        if (!fn) throw new Error(`The endpoint table names function "${name}", which was not created`);
+        integration = new LambdaIntegration(fn.function, {
+          allowTestInvoke: false,
+          timeout: fn.settings.timeout,
+          ...(fn.settings.streaming ? { responseTransferMode: ResponseTransferMode.STREAM } : {}),
+        });
+        integrations.set(name, integration);
+      }
+      return integration;
+    };
+
+    for (const endpoint of props.endpoints) {
+      const resource = this.api.root.resourceForPath(endpoint.path);
+      for (const httpMethod of endpoint.methods) {
+        const method = resource.addMethod(httpMethod, integrationFor(endpoint.function), {
+          authorizationType: AuthorizationType.NONE,
+        });
+        const where = `${httpMethod} ${endpoint.path} (${endpoint.function} function)`;
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: `${where} is a public endpoint by protocol (CIMD, OAuth redirects, MCP with the gateway's own tokens); the function authenticates callers itself and refuses requests without CloudFront's origin-verify header.`,
+        });
+        // cdk-nag does not apply COG4 to OPTIONS (CORS preflights carry no credentials).
+        if (httpMethod !== 'OPTIONS') {
+          Validations.of(method).acknowledge({
+            id: 'AwsSolutions-COG4',
+            reason: `${where}: a Cognito authorizer cannot apply, since callers are MCP clients and browsers of any identity provider and the function does the authentication.`,
+          });
+        }
+      }
+    }
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        'Every integration is a Lambda proxy whose function parses and validates its own input (and answers with OAuth or JSON-RPC errors a model-based request validator cannot produce).',
+    });
+    Validations.of(this.api.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'No AWS WAF web ACL: it costs money at rest (about $5/month per ACL plus rules), the stage is throttled, the default execute-api endpoint is disabled and requests that do not come through CloudFront are refused by the functions. Attach a web ACL to the distributions if abuse appears.',
+    });
+    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole) {
+      Validations.of(cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          'The account-level role API Gateway uses to write access and execution logs; AWS maintains this policy for exactly that purpose, and an inline copy would hold the same log-group wildcards.',
+      });
+    }
+  }
+}

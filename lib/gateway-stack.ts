@@ -1,0 +1,109 @@
+import { CrossStackReferences, ReferenceStrength, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { Endpoint } from '../functions/core/endpoints.ts';
+import type { CertificatesStack } from './certificates-stack.ts';
+import { type Deployment, routesEnvironmentValue } from './config-checks.ts';
+import { EdgePolicies } from './edge-policies.ts';
+import { functionSettings } from './function-settings.ts';
+import { GatewayApi, type GatewayApiFunction } from './gateway-api.ts';
+import { GatewayFunction } from './gateway-function.ts';
+import { GatewayTable } from './gateway-table.ts';
+import { importHostedZone } from './hosted-zone.ts';
+import { OriginVerifySecret } from './origin-verify-secret.ts';
+import { RouteDomain } from './route-domain.ts';
+import { routeConstructId } from './route-id.ts';
+
+export interface GatewayStackProps extends StackProps {
+  readonly deployment: Deployment;
+  readonly certificates: CertificatesStack;
+  /** The endpoint table the API and the cached CloudFront behaviors are generated from. */
+  readonly endpoints: readonly Endpoint[];
+  /** Absolute path of the folder with one `<name>/handler.ts` per function. */
+  readonly functionsDir: string;
+  /** Absolute path of the folder with `package-lock.json`. */
+  readonly projectRoot: string;
+  /** See {@link OriginVerifySecret}; @default 0 */
+  readonly originSecretGeneration?: number;
+}
+
+/**
+ * The gateway in the configured region: shared resources (table and key, origin secret, one
+ * function per function name in the endpoint table, the REST API, CloudFront policies) and one
+ * {@link RouteDomain} per route, whose construct ID comes from the route host alone.
+ */
+export class GatewayStack extends Stack {
+  public readonly data: GatewayTable;
+  public readonly originVerify: OriginVerifySecret;
+  public readonly functions: ReadonlyMap<string, GatewayFunction>;
+  public readonly api: GatewayApi;
+  public readonly routes: ReadonlyMap<string, RouteDomain>;
+
+  constructor(scope: Construct, id: string, props: GatewayStackProps) {
+    const { deployment } = props;
+    super(scope, id, {
+      ...props,
+      env: { account: deployment.account, region: deployment.region },
+      description: 'MCP Edge: gateway (API, functions, table) and one CloudFront distribution per route host',
+    });
+    // The us-east-1 certificate ARNs arrive through Fn::GetStackOutput (CloudFormation reads the
+    // certificates stack's outputs across regions), not through CDK's strong cross-region
+    // references, which need Lambda-backed custom resources and SSM parameters in both regions
+    // and block removing a route until the stacks are deployed one at a time.
+    CrossStackReferences.of(this).consume(ReferenceStrength.WEAK);
+
+    this.data = new GatewayTable(this, 'Data');
+    this.originVerify = new OriginVerifySecret(this, 'OriginVerify', {
+      generation: props.originSecretGeneration ?? 0,
+    });
+
+    const environment = {
+      MCP_EDGE_ROUTES: routesEnvironmentValue(deployment.routes.map((r) => r.config)),
+      MCP_EDGE_ORIGIN_VERIFY: this.originVerify.dynamicReference,
+    };
+    const functions = new Map<string, GatewayFunction>();
+    const apiFunctions = new Map<string, GatewayApiFunction>();
+    for (const name of new Set(props.endpoints.map((e) => e.function))) {
+      const settings = functionSettings(name);
+      const fn = new GatewayFunction(this, `${pascalCase(name)}Function`, {
+        name,
+        functionsDir: props.functionsDir,
+        projectRoot: props.projectRoot,
+        settings,
+        environment,
+        table: this.data.table,
+      });
+      functions.set(name, fn);
+      apiFunctions.set(name, { function: fn.function, settings });
+    }
+    this.functions = functions;
+
+    this.api = new GatewayApi(this, 'Gateway', { endpoints: props.endpoints, functions: apiFunctions });
+    const policies = new EdgePolicies(this, 'EdgePolicies');
+    const cachedPaths = props.endpoints.filter((e) => e.cacheable).map((e) => e.path);
+
+    const routes = new Map<string, RouteDomain>();
+    for (const route of deployment.routes) {
+      routes.set(
+        route.host,
+        new RouteDomain(this, routeConstructId(route.host), {
+          route,
+          zone: importHostedZone(this, route.zone),
+          edgeCertificate: props.certificates.certificateFor(route.host),
+          api: this.api.api,
+          policies,
+          originVerifyValue: this.originVerify.dynamicReference,
+          cachedPaths,
+        }),
+      );
+    }
+    this.routes = routes;
+  }
+}
+
+function pascalCase(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+}

@@ -1,0 +1,52 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ENDPOINTS, type Endpoint } from '../functions/core/endpoints.ts';
+import { CertificatesStack } from './certificates-stack.ts';
+import type { Deployment } from './config-checks.ts';
+import { STACK_NAMES } from './defaults.ts';
+import { GatewayStack } from './gateway-stack.ts';
+
+/** The repository root (this file is `lib/mcp-edge-app.ts`). */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface McpEdgeStacksOptions {
+  /** @default the endpoint table in functions/core/endpoints.ts */
+  readonly endpoints?: readonly Endpoint[];
+  /** @default `<repo>/functions` */
+  readonly functionsDir?: string;
+  /** Run the cdk-nag AwsSolutions checks when the app synthesizes. @default true */
+  readonly nag?: boolean;
+  /** Bump to replace the origin-verify secret (context `originSecretGeneration`). @default 0 */
+  readonly originSecretGeneration?: number;
+}
+
+export interface McpEdgeStacks {
+  readonly certificates: CertificatesStack;
+  readonly gateway: GatewayStack;
+}
+
+/** Adds the two MCP Edge stacks for a checked deployment to an app. */
+export function addMcpEdgeStacks(
+  app: App,
+  deployment: Deployment,
+  options: McpEdgeStacksOptions = {},
+): McpEdgeStacks {
+  const certificates = new CertificatesStack(app, STACK_NAMES.certificates, {
+    account: deployment.account,
+    routes: deployment.routes,
+  });
+  const gateway = new GatewayStack(app, STACK_NAMES.gateway, {
+    deployment,
+    certificates,
+    endpoints: options.endpoints ?? ENDPOINTS,
+    functionsDir: options.functionsDir ?? resolve(PROJECT_ROOT, 'functions'),
+    projectRoot: PROJECT_ROOT,
+    ...(options.originSecretGeneration === undefined
+      ? {}
+      : { originSecretGeneration: options.originSecretGeneration }),
+  });
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { certificates, gateway };
+}

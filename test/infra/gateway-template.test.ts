@@ -1,0 +1,382 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CIMD_PATH } from '../../functions/core/routes.ts';
+import { TABLE_DEFINITION } from '../../functions/core/store/table.ts';
+import { routeConstructId } from '../../lib/route-id.ts';
+import { readFixture, resourcesUnder, type Synthesized, synthesize } from './synth.ts';
+
+const HOSTS = ['mcp.example.com', 'docs.mcp.example.com', 'tools.example.org'] as const;
+const ZONE_OF: Record<(typeof HOSTS)[number], string> = {
+  'mcp.example.com': 'Z0EXAMPLECOM0001',
+  'docs.mcp.example.com': 'Z0EXAMPLECOM0001',
+  'tools.example.org': 'Z0EXAMPLEORG0002',
+};
+
+let s: Synthesized;
+beforeAll(() => {
+  s = synthesize(readFixture('infra-three-routes.config.json'));
+});
+
+/** The one resource of a type among a route's resources. */
+function routeResource(template: 'certificates' | 'gateway', host: string, type: string) {
+  const t = template === 'certificates' ? s.certificatesTemplate : s.gatewayTemplate;
+  const matches = Object.entries(resourcesUnder(t, routeConstructId(host))).filter(
+    ([, r]) => r.Type === type,
+  );
+  expect(matches, `${type} for ${host}`).toHaveLength(1);
+  const [logicalId, resource] = matches[0]!;
+  return {
+    logicalId,
+    properties: (resource as unknown as { Properties: Record<string, unknown> }).Properties,
+  };
+}
+
+describe('stacks', () => {
+  it('puts the CloudFront certificates in us-east-1 and the gateway in the configured region and account', () => {
+    expect(s.certificates.region).toBe('us-east-1');
+    expect(s.certificates.account).toBe('111122223333');
+    expect(s.gateway.region).toBe('eu-central-1');
+    expect(s.gateway.account).toBe('111122223333');
+  });
+
+  it('makes the gateway stack depend on the certificates stack', () => {
+    expect(s.gateway.dependencies).toContain(s.certificates);
+  });
+});
+
+describe.each(HOSTS)('route %s', (host) => {
+  it('has one DNS-validated certificate in us-east-1, in its hosted zone', () => {
+    const { properties } = routeResource('certificates', host, 'AWS::CertificateManager::Certificate');
+    expect(properties).toMatchObject({
+      DomainName: host,
+      ValidationMethod: 'DNS',
+      DomainValidationOptions: [{ DomainName: host, HostedZoneId: ZONE_OF[host] }],
+    });
+  });
+
+  it('has one DNS-validated certificate in the gateway region', () => {
+    const { properties } = routeResource('gateway', host, 'AWS::CertificateManager::Certificate');
+    expect(properties).toMatchObject({
+      DomainName: host,
+      ValidationMethod: 'DNS',
+      DomainValidationOptions: [{ DomainName: host, HostedZoneId: ZONE_OF[host] }],
+    });
+  });
+
+  it('has a REGIONAL TLS 1.2 custom domain with the regional certificate, mapped to the API stage', () => {
+    const cert = routeResource('gateway', host, 'AWS::CertificateManager::Certificate');
+    const domain = routeResource('gateway', host, 'AWS::ApiGateway::DomainName');
+    expect(domain.properties).toEqual({
+      DomainName: host,
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+      RegionalCertificateArn: { Ref: cert.logicalId },
+      SecurityPolicy: 'TLS_1_2',
+    });
+    const mapping = routeResource('gateway', host, 'AWS::ApiGateway::BasePathMapping');
+    expect(mapping.properties).toMatchObject({
+      DomainName: { Ref: domain.logicalId },
+      RestApiId: { Ref: expect.stringMatching('^GatewayApi') },
+      Stage: { Ref: expect.stringMatching('^GatewayApiDeploymentStagelive') },
+    });
+  });
+
+  it('has a distribution for the host with the us-east-1 certificate, TLS 1.2 (2021), HTTP/2 and 3', () => {
+    const edgeCert = routeResource('certificates', host, 'AWS::CertificateManager::Certificate');
+    const { properties } = routeResource('gateway', host, 'AWS::CloudFront::Distribution');
+    const config = properties.DistributionConfig as Record<string, unknown>;
+    expect(config.Aliases).toEqual([host]);
+    expect(config.HttpVersion).toBe('http2and3');
+    expect(config.ViewerCertificate).toEqual({
+      AcmCertificateArn: {
+        'Fn::GetStackOutput': {
+          StackName: 'McpEdgeCertificates',
+          Region: 'us-east-1',
+          OutputName: expect.stringContaining(edgeCert.logicalId),
+        },
+      },
+      MinimumProtocolVersion: 'TLSv1.2_2021',
+      SslSupportMethod: 'sni-only',
+    });
+    const output = (
+      config.ViewerCertificate as { AcmCertificateArn: { 'Fn::GetStackOutput': { OutputName: string } } }
+    ).AcmCertificateArn['Fn::GetStackOutput'].OutputName;
+    expect(s.certificatesTemplate.toJSON().Outputs[output]).toEqual({ Value: { Ref: edgeCert.logicalId } });
+  });
+
+  it('sends CloudFront to the custom domain over HTTPS (TLS 1.2) with the origin-verify header from Secrets Manager', () => {
+    const domain = routeResource('gateway', host, 'AWS::ApiGateway::DomainName');
+    const { properties } = routeResource('gateway', host, 'AWS::CloudFront::Distribution');
+    const origins = (properties.DistributionConfig as { Origins: unknown[] }).Origins;
+    expect(origins).toHaveLength(1);
+    expect(origins[0]).toMatchObject({
+      DomainName: { 'Fn::GetAtt': [domain.logicalId, 'RegionalDomainName'] },
+      CustomOriginConfig: { OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] },
+      OriginCustomHeaders: [
+        {
+          HeaderName: 'x-mcp-edge-origin-verify',
+          HeaderValue: {
+            'Fn::Join': [
+              '',
+              [
+                '{{resolve:secretsmanager:',
+                { Ref: expect.stringMatching('^OriginVerifySecret') },
+                ':SecretString:::}}',
+              ],
+            ],
+          },
+        },
+      ],
+    });
+  });
+
+  it('caches the CIMD path with the shared path-only cache policy, forwarding only Host', () => {
+    const { properties } = routeResource('gateway', host, 'AWS::CloudFront::Distribution');
+    const config = properties.DistributionConfig as { CacheBehaviors: Record<string, unknown>[] };
+    expect(config.CacheBehaviors).toHaveLength(1);
+    expect(config.CacheBehaviors[0]).toMatchObject({
+      PathPattern: CIMD_PATH,
+      AllowedMethods: ['GET', 'HEAD', 'OPTIONS'],
+      CachedMethods: ['GET', 'HEAD'],
+      CachePolicyId: { Ref: expect.stringMatching('^EdgePoliciesCachedDocument') },
+      OriginRequestPolicyId: { Ref: expect.stringMatching('^EdgePoliciesHostOnly') },
+      ResponseHeadersPolicyId: { Ref: expect.stringMatching('^EdgePoliciesSecurityHeaders') },
+      ViewerProtocolPolicy: 'redirect-to-https',
+    });
+  });
+
+  it('passes everything else through uncached with all viewer headers and all methods, HTTPS only', () => {
+    const { properties } = routeResource('gateway', host, 'AWS::CloudFront::Distribution');
+    const config = properties.DistributionConfig as { DefaultCacheBehavior: Record<string, unknown> };
+    expect(config.DefaultCacheBehavior).toMatchObject({
+      // AWS managed policies: CachingDisabled and AllViewer.
+      CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+      OriginRequestPolicyId: '216adef6-5c7f-47e4-b989-5492eafa07d3',
+      AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
+      ViewerProtocolPolicy: 'https-only',
+      ResponseHeadersPolicyId: { Ref: expect.stringMatching('^EdgePoliciesSecurityHeaders') },
+    });
+  });
+
+  it.each([
+    ['A', 'AWS::Route53::RecordSet'],
+    ['AAAA', 'AWS::Route53::RecordSet'],
+  ])('has a %s alias record for the host pointing at its distribution', (recordType) => {
+    const distribution = routeResource('gateway', host, 'AWS::CloudFront::Distribution');
+    const records = Object.values(resourcesUnder(s.gatewayTemplate, routeConstructId(host))).filter(
+      (r) => r.Type === 'AWS::Route53::RecordSet',
+    ) as unknown as { Properties: Record<string, unknown> }[];
+    const matching = records.filter((r) => r.Properties.Type === recordType);
+    expect(matching).toHaveLength(1);
+    expect(matching[0]!.Properties).toMatchObject({
+      Name: `${host}.`,
+      HostedZoneId: ZONE_OF[host],
+      AliasTarget: { DNSName: { 'Fn::GetAtt': [distribution.logicalId, 'DomainName'] } },
+    });
+  });
+});
+
+describe('shared CloudFront policies', () => {
+  it('keys the CIMD cache on the path only and lets the edge keep it for up to a day', () => {
+    s.gatewayTemplate.resourceCountIs('AWS::CloudFront::CachePolicy', 1);
+    s.gatewayTemplate.hasResourceProperties('AWS::CloudFront::CachePolicy', {
+      CachePolicyConfig: {
+        MinTTL: 0,
+        DefaultTTL: 3600,
+        MaxTTL: 86400,
+        ParametersInCacheKeyAndForwardedToOrigin: {
+          CookiesConfig: { CookieBehavior: 'none' },
+          HeadersConfig: { HeaderBehavior: 'none' },
+          QueryStringsConfig: { QueryStringBehavior: 'none' },
+        },
+      },
+    });
+  });
+
+  it('forwards Host (only) to the origin on the cached behavior', () => {
+    s.gatewayTemplate.hasResourceProperties('AWS::CloudFront::OriginRequestPolicy', {
+      OriginRequestPolicyConfig: {
+        CookiesConfig: { CookieBehavior: 'none' },
+        HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['Host'] },
+        QueryStringsConfig: { QueryStringBehavior: 'none' },
+      },
+    });
+  });
+
+  it('sends HSTS for at least a year, including subdomains', () => {
+    const policies = s.gatewayTemplate.findResources('AWS::CloudFront::ResponseHeadersPolicy');
+    const [policy] = Object.values(policies) as {
+      Properties: { ResponseHeadersPolicyConfig: { SecurityHeadersConfig: Record<string, never> } };
+    }[];
+    const hsts = policy!.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig
+      .StrictTransportSecurity as unknown as { AccessControlMaxAgeSec: number; IncludeSubdomains: boolean };
+    expect(hsts.AccessControlMaxAgeSec).toBeGreaterThanOrEqual(31_536_000);
+    expect(hsts.IncludeSubdomains).toBe(true);
+  });
+});
+
+describe('table', () => {
+  it('has the keys, TTL attribute and on-demand billing of TABLE_DEFINITION', () => {
+    s.gatewayTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE_DEFINITION.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_DEFINITION.sortKey, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: TABLE_DEFINITION.partitionKey, AttributeType: 'S' },
+        { AttributeName: TABLE_DEFINITION.sortKey, AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: TABLE_DEFINITION.ttlAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      DeletionProtectionEnabled: true,
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataKey'), 'Arn'] },
+      },
+    });
+  });
+
+  it('is encrypted with a customer-managed key that rotates, and both are retained', () => {
+    s.gatewayTemplate.hasResource('AWS::KMS::Key', {
+      Properties: { EnableKeyRotation: true },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    s.gatewayTemplate.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+  });
+});
+
+describe('REST API', () => {
+  it('is REGIONAL with the default execute-api endpoint disabled', () => {
+    s.gatewayTemplate.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+      DisableExecuteApiEndpoint: true,
+    });
+  });
+
+  it('logs access to a log group with retention, and throttles the stage', () => {
+    s.gatewayTemplate.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'live',
+      AccessLogSetting: {
+        DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^GatewayAccessLogs'), 'Arn'] },
+      },
+      MethodSettings: [
+        Match.objectLike({
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+          ThrottlingRateLimit: 100,
+          ThrottlingBurstLimit: 200,
+        }),
+      ],
+    });
+    s.gatewayTemplate.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  it('writes access log lines that are valid JSON once API Gateway fills them in', () => {
+    const stage = Object.values(s.gatewayTemplate.findResources('AWS::ApiGateway::Stage'))[0] as {
+      Properties: { AccessLogSetting: { Format: string } };
+    };
+    // $context.error.messageString arrives already quoted; every other variable sits in quotes.
+    const filled = stage.Properties.AccessLogSetting.Format.replace(
+      '$context.error.messageString',
+      '"x"',
+    ).replace(/\$context\.[A-Za-z.]+/g, 'v');
+    expect(() => JSON.parse(filled)).not.toThrow();
+  });
+
+  it.each(['GET', 'HEAD', 'OPTIONS'])(
+    'routes %s on the CIMD path to the cimd function as a Lambda proxy',
+    (method) => {
+      const resources = s.gatewayTemplate.findResources('AWS::ApiGateway::Resource', {
+        Properties: { PathPart: 'mcp-client-metadata.json' },
+      });
+      const [resourceId] = Object.keys(resources);
+      const parent = (resources[resourceId!] as { Properties: { ParentId: { Ref: string } } }).Properties
+        .ParentId.Ref;
+      s.gatewayTemplate.hasResourceProperties('AWS::ApiGateway::Resource', {
+        PathPart: '.well-known',
+        ParentId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^GatewayApi'), 'RootResourceId'] },
+      });
+      expect(parent).toMatch(/^GatewayApiwellknown/);
+      s.gatewayTemplate.hasResourceProperties('AWS::ApiGateway::Method', {
+        HttpMethod: method,
+        ResourceId: { Ref: resourceId },
+        AuthorizationType: 'NONE',
+        Integration: {
+          Type: 'AWS_PROXY',
+          IntegrationHttpMethod: 'POST',
+          Uri: {
+            'Fn::Join': [
+              '',
+              Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('^CimdFunction'), 'Arn'] }]),
+            ],
+          },
+        },
+      });
+    },
+  );
+});
+
+describe('cimd function', () => {
+  const cimd = () => {
+    const fns = s.gatewayTemplate.findResources('AWS::Lambda::Function', {
+      Properties: { Description: 'MCP Edge: cimd' },
+    });
+    expect(Object.keys(fns)).toHaveLength(1);
+    return Object.values(fns)[0] as { Properties: Record<string, unknown> };
+  };
+
+  it('runs Node.js 24 on ARM64 with source maps, its own log group and a small timeout', () => {
+    expect(cimd().Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      Timeout: 5,
+      Handler: 'index.handler',
+      LoggingConfig: { LogGroup: { Ref: expect.stringMatching('^CimdFunctionLogs') } },
+    });
+  });
+
+  it('gets the validated route table and the origin secret (as a dynamic reference) in its environment', () => {
+    const env = (cimd().Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const routes = JSON.parse(env.MCP_EDGE_ROUTES as string) as { from: string }[];
+    expect(routes.map((r) => r.from)).toEqual(HOSTS.map((h) => `https://${h}`));
+    expect(JSON.stringify(env.MCP_EDGE_ORIGIN_VERIFY)).toContain('{{resolve:secretsmanager:');
+    expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(env.MCP_EDGE_TABLE).toBeUndefined();
+  });
+
+  it('has a role that may only write its own logs: no managed policy, no table or key access', () => {
+    const fn = cimd();
+    const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const role = s.gatewayTemplate.toJSON().Resources[roleId];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const policies = Object.values(s.gatewayTemplate.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(roleId),
+    ) as { Properties: { PolicyDocument: { Statement: unknown[] } } }[];
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: {
+          'Fn::GetAtt': [(fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref, 'Arn'],
+        },
+      },
+    ]);
+  });
+});
+
+describe('origin-verify secret', () => {
+  it('is one generated Secrets Manager secret shared by all routes; its value is not in the template', () => {
+    s.gatewayTemplate.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    s.gatewayTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ PasswordLength: 48, ExcludePunctuation: true }),
+    });
+    const [secret] = Object.values(s.gatewayTemplate.findResources('AWS::SecretsManager::Secret')) as {
+      Properties: Record<string, unknown>;
+    }[];
+    expect(secret!.Properties.SecretString).toBeUndefined();
+  });
+});

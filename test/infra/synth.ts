@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { parseConfig } from '../../functions/core/config/parse.ts';
+import type { GatewayConfigInput } from '../../functions/core/config/schema.ts';
+import { checkDeployConfig, type Deployment } from '../../lib/config-checks.ts';
+import { addMcpEdgeStacks, type McpEdgeStacks, type McpEdgeStacksOptions } from '../../lib/mcp-edge-app.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const FIXTURES = resolve(REPO_ROOT, 'test/fixtures');
+export const THREE_ROUTES_FILE = resolve(FIXTURES, 'infra-three-routes.config.json');
+
+/** A fixture config as the operator wrote it (plain JSON). */
+export function readFixture(name: string): GatewayConfigInput {
+  return JSON.parse(readFileSync(resolve(FIXTURES, name), 'utf8')) as GatewayConfigInput;
+}
+
+/** Schema and deployment checks, as `bin/app.ts` runs them; throws with the messages when refused. */
+export function deploymentOf(input: GatewayConfigInput): Deployment {
+  const parsed = parseConfig(input);
+  if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
+  const checked = checkDeployConfig(parsed.config);
+  if (!checked.ok) throw new Error(checked.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  return checked.deployment;
+}
+
+export interface Synthesized extends McpEdgeStacks {
+  readonly app: App;
+  readonly certificatesTemplate: Template;
+  readonly gatewayTemplate: Template;
+}
+
+/**
+ * Builds and synthesizes the app in-process. Bundling is skipped (no esbuild run) to keep tests
+ * fast; one test runs the real `cdk synth` with bundling. cdk-nag is off here: the nag test runs
+ * the checks itself so it can report every finding.
+ */
+export function synthesize(input: GatewayConfigInput, options: McpEdgeStacksOptions = {}): Synthesized {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stacks = addMcpEdgeStacks(app, deploymentOf(input), { nag: false, ...options });
+  app.synth();
+  return {
+    app,
+    ...stacks,
+    certificatesTemplate: Template.fromStack(stacks.certificates),
+    gatewayTemplate: Template.fromStack(stacks.gateway),
+  };
+}
+
+/** Resources whose logical ID starts with a prefix (a route's construct ID), by logical ID. */
+export function resourcesUnder(template: Template, prefix: string): Record<string, { Type: string }> {
+  const all = template.toJSON().Resources as Record<string, { Type: string }>;
+  return Object.fromEntries(Object.entries(all).filter(([id]) => id.startsWith(prefix)));
+}
