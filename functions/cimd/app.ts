@@ -1,7 +1,4 @@
-import middy from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { eventToRequest, responseToResult } from '../adapters/apigateway.ts';
-import { errorBoundary, originVerify } from '../adapters/middleware.ts';
+import { webHandler } from '../adapters/web-handler.ts';
 import { createCimdResponder } from '../core/cimd/serve.ts';
 import type { RouteConfig } from '../core/config/schema.ts';
 import { RouteTable } from '../core/routes.ts';
@@ -14,9 +11,5 @@ export interface CimdHandlerOptions {
 
 /** The CIMD function: API Gateway event in, the route's client metadata document out. */
 export function createCimdHandler(options: CimdHandlerOptions) {
-  const respond = createCimdResponder(new RouteTable(options.routes));
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-    .use(originVerify(options.originSecret))
-    .use(errorBoundary())
-    .handler(async (event) => responseToResult(respond(eventToRequest(event))));
+  return webHandler(createCimdResponder(new RouteTable(options.routes)), options.originSecret);
 }

@@ -1,0 +1,277 @@
+import * as oauth from 'oauth4webapi';
+import { chooseClient } from '../oauth/client-choice.ts';
+import { fail, type OutboundFetch, type Result } from '../oauth/types.ts';
+import { discoverUpstream, type UpstreamAuthorization } from '../oauth/upstream-discovery.ts';
+import type { Route } from '../routes.ts';
+import type { DiscoveryCache } from '../store/discovery-cache.ts';
+import type { RegistrationStore } from '../store/registrations.ts';
+import type { StateResume, StateStore } from '../store/state.ts';
+import { type ClientSecretResolver, toOAuthClientAuth } from '../vault/client-auth.ts';
+
+/** The parts of the vault the connect flow writes with. */
+export interface VaultWriter {
+  put(
+    key: { route: string; user: string },
+    tokens: {
+      issuer: string;
+      tokenEndpoint: string;
+      revocationEndpoint?: string;
+      clientId: string;
+      clientAuth: import('../vault/client-auth.ts').ClientAuthDescriptor;
+      resource?: string;
+      allowInsecureRequests?: boolean;
+      accessToken: string;
+      refreshToken?: string;
+      idToken?: string;
+      expiresAt?: number;
+      scope?: string;
+      tokenType: string;
+    },
+  ): Promise<unknown>;
+}
+
+export type ConnectCode =
+  | 'discovery_failed'
+  | 'no_client_available'
+  | 'registration_failed'
+  | 'state_missing'
+  | 'state_malformed'
+  | 'state_unknown'
+  | 'state_expired'
+  | 'state_other_browser'
+  | 'state_other_user'
+  | 'state_other_route'
+  | 'issuer_mismatch'
+  | 'authorization_denied'
+  | 'authorization_response_invalid'
+  | 'token_exchange_failed';
+
+export interface ConnectDeps {
+  readonly states: StateStore;
+  readonly vault: VaultWriter;
+  readonly registrations: RegistrationStore;
+  readonly discoveryCache: DiscoveryCache;
+  /** The outbound fetch for a route: SSRF-guarded unless the route opted into private networks. */
+  readonly fetchFor: (route: Route) => OutboundFetch;
+  readonly secrets: ClientSecretResolver;
+  readonly now?: () => number;
+}
+
+function insecure(route: Route): boolean {
+  return route.config.allowInsecureUpstream === true;
+}
+
+async function discover(deps: ConnectDeps, route: Route) {
+  const cached = await deps.discoveryCache.get(route.origin, route.config.to);
+  if (cached) return { ok: true as const, ...cached };
+  const found = await discoverUpstream(route.config.to, {
+    fetch: deps.fetchFor(route),
+    allowInsecure: insecure(route),
+    authorizationServer: route.config.upstream?.authorizationServer,
+  });
+  if (found.ok) {
+    const { ok: _ok, ...value } = found;
+    await deps.discoveryCache.put(route.origin, route.config.to, value);
+  }
+  return found;
+}
+
+/**
+ * Starts connecting a signed-in person's route to the upstream: discovery, client choice, a
+ * single-use state record bound to browser and user, then the authorization URL with PKCE S256,
+ * RFC 8707 `resource`, the scopes and the route's callback.
+ */
+export async function startConnect(
+  deps: ConnectDeps,
+  input: { route: Route; userId: string; binding: string; returnTo: string; resume?: StateResume },
+): Promise<Result<{ location: string; issuer: string }, ConnectCode> & { detail?: string }> {
+  const { route } = input;
+  const upstream = await discover(deps, route);
+  if (!upstream.ok) return { ...fail('discovery_failed', upstream.message), detail: upstream.code };
+  const as = upstream.as;
+  if (!as.authorization_endpoint || !as.token_endpoint) {
+    return fail('discovery_failed', `${as.issuer} does not publish authorization and token endpoints.`);
+  }
+  const client = await chooseClient({
+    route,
+    as,
+    registrations: deps.registrations,
+    fetch: deps.fetchFor(route),
+    allowInsecure: insecure(route),
+  });
+  if (!client.ok) return client;
+
+  const scopes = route.config.upstream?.scopes ?? upstream.scopes;
+  const codeVerifier = oauth.generateRandomCodeVerifier();
+  const { state } = await deps.states.createState({
+    route: route.origin,
+    userId: input.userId,
+    binding: input.binding,
+    codeVerifier,
+    issuer: as.issuer,
+    authorizationEndpoint: as.authorization_endpoint,
+    tokenEndpoint: as.token_endpoint,
+    revocationEndpoint: as.revocation_endpoint,
+    redirectUri: route.callbackUrl,
+    resource: upstream.resource,
+    clientId: client.clientId,
+    clientAuth: client.clientAuth,
+    scopes,
+    returnTo: input.returnTo,
+    resume: input.resume ?? { kind: 'connect' },
+    ...(insecure(route) ? { allowInsecureRequests: true } : {}),
+  });
+
+  const url = new URL(as.authorization_endpoint);
+  for (const [key, value] of Object.entries(route.config.upstream?.authorizationParams ?? {})) {
+    url.searchParams.set(key, value);
+  }
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', client.clientId);
+  url.searchParams.set('redirect_uri', route.callbackUrl);
+  url.searchParams.set('state', state);
+  url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(codeVerifier));
+  url.searchParams.set('code_challenge_method', 'S256');
+  url.searchParams.set('resource', upstream.resource);
+  if (scopes.length > 0) url.searchParams.set('scope', scopes.join(' '));
+  return { ok: true, location: url.href, issuer: as.issuer };
+}
+
+/**
+ * The OAuth callback: the state is consumed by one conditional delete that also requires the same
+ * browser, user and route and an unexpired record; RFC 9207 `iss` is checked; the code is
+ * redeemed with the PKCE verifier, redirect URI and resource; the tokens go to the vault.
+ */
+export async function finishConnect(
+  deps: ConnectDeps,
+  input: { route: Route; userId: string; binding: string; callbackUrl: URL },
+): Promise<Result<{ returnTo: string; resume: StateResume; issuer: string }, ConnectCode>> {
+  const { route, callbackUrl } = input;
+  const consumed = await deps.states.consumeState(callbackUrl.searchParams.get('state'), {
+    route: route.origin,
+    userId: input.userId,
+    binding: input.binding,
+    now: deps.now?.(),
+  });
+  if (!consumed.ok) return fail(consumed.code, refusalMessage(consumed.code));
+  const record = consumed.record;
+
+  // The metadata we validated when the flow started, rebuilt from the record: the callback does
+  // not trust anything fresh from the network to decide whom to send the code to.
+  const upstream: UpstreamAuthorization | undefined = await deps.discoveryCache.get(
+    route.origin,
+    route.config.to,
+  );
+  const as: oauth.AuthorizationServer = {
+    issuer: record.issuer,
+    authorization_endpoint: record.authorizationEndpoint,
+    token_endpoint: record.tokenEndpoint,
+    revocation_endpoint: record.revocationEndpoint,
+    authorization_response_iss_parameter_supported:
+      upstream?.as.issuer === record.issuer
+        ? upstream.as.authorization_response_iss_parameter_supported
+        : undefined,
+  };
+  const client: oauth.Client = { client_id: record.clientId };
+  const http = {
+    [oauth.customFetch]: deps.fetchFor(route) as never,
+    [oauth.allowInsecureRequests]: record.allowInsecureRequests === true,
+  };
+
+  let params: URLSearchParams;
+  try {
+    params = oauth.validateAuthResponse(as, client, callbackUrl, oauth.skipStateCheck);
+  } catch (error) {
+    if (error instanceof oauth.AuthorizationResponseError) {
+      const code = error.error || 'access_denied';
+      return fail(
+        'authorization_denied',
+        `The upstream authorization server answered "${code.slice(0, 64)}".`,
+      );
+    }
+    const code = (error as { code?: string }).code;
+    if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || /iss/.test((error as Error).message)) {
+      return fail(
+        'issuer_mismatch',
+        'The answer came from a different authorization server than the one asked.',
+      );
+    }
+    return fail(
+      'authorization_response_invalid',
+      'The upstream authorization server’s answer was not valid.',
+    );
+  }
+
+  let tokens: oauth.TokenEndpointResponse;
+  try {
+    const secret =
+      record.clientAuth.method === 'none'
+        ? undefined
+        : await deps.secrets(record.clientAuth, {
+            route: route.origin,
+            issuer: record.issuer,
+            clientId: record.clientId,
+          });
+    const response = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      toOAuthClientAuth(record.clientAuth, secret),
+      params,
+      record.redirectUri,
+      record.codeVerifier,
+      { ...http, additionalParameters: { resource: record.resource } },
+    );
+    tokens = await oauth.processAuthorizationCodeResponse(as, client, response, { requireIdToken: false });
+  } catch {
+    return fail(
+      'token_exchange_failed',
+      'The upstream authorization server did not issue tokens for this code.',
+    );
+  }
+  if (tokens.token_type.toLowerCase() !== 'bearer') {
+    return fail(
+      'token_exchange_failed',
+      `The upstream issued a "${tokens.token_type}" token; only Bearer is supported.`,
+    );
+  }
+  const now = deps.now?.() ?? Date.now();
+  await deps.vault.put(
+    { route: route.origin, user: input.userId },
+    {
+      issuer: record.issuer,
+      tokenEndpoint: record.tokenEndpoint,
+      revocationEndpoint: record.revocationEndpoint,
+      clientId: record.clientId,
+      clientAuth: record.clientAuth,
+      resource: record.resource,
+      ...(record.allowInsecureRequests ? { allowInsecureRequests: true } : {}),
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      idToken: tokens.id_token,
+      expiresAt: typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : undefined,
+      scope: tokens.scope ?? (record.scopes.length ? record.scopes.join(' ') : undefined),
+      tokenType: 'Bearer',
+    },
+  );
+  return { ok: true, returnTo: record.returnTo, resume: record.resume, issuer: record.issuer };
+}
+
+function refusalMessage(code: ConnectCode): string {
+  switch (code) {
+    case 'state_missing':
+    case 'state_malformed':
+      return 'The answer from the authorization server carries no valid state.';
+    case 'state_unknown':
+      return 'This authorization answer is unknown or was already used.';
+    case 'state_expired':
+      return 'This authorization took too long; start again.';
+    case 'state_other_browser':
+      return 'This authorization was started in another browser.';
+    case 'state_other_user':
+      return 'This authorization was started by another user.';
+    case 'state_other_route':
+      return 'This authorization belongs to another route.';
+    default:
+      return 'The authorization could not be completed.';
+  }
+}

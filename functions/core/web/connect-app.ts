@@ -1,0 +1,227 @@
+import * as oauth from 'oauth4webapi';
+import { type ConnectDeps, startConnect } from '../connect/connect.ts';
+import { HttpError, jsonResponse } from '../http/errors.ts';
+import type { Route, RouteTable } from '../routes.ts';
+import type { SessionStore } from '../store/sessions.ts';
+import type { ClientAuthDescriptor } from '../vault/client-auth.ts';
+import { toOAuthClientAuth } from '../vault/client-auth.ts';
+import { errorPage, html, page, redirect } from './html.ts';
+import { LOGIN_PATH, LOGOUT_PATH } from './login-app.ts';
+import {
+  browserBinding,
+  CONNECTIONS_PATH,
+  csrfToken,
+  currentSession,
+  isSameSitePost,
+  parseReturnTo,
+  readForm,
+  wantsJson,
+} from './request-context.ts';
+
+export const CONNECT_PATH = '/.pomerium/connect';
+export const DISCONNECT_PATH = '/.pomerium/disconnect';
+
+/** What the connections page reads and disconnect removes; tokens never leave `remove`. */
+export interface VaultForConnections {
+  list(
+    user: string,
+  ): Promise<
+    ReadonlyArray<{ route: string; issuer: string; scope?: string; expiresAt?: number; updatedAt?: number }>
+  >;
+  delete(key: { route: string; user: string }): Promise<
+    | {
+        issuer: string;
+        clientId: string;
+        clientAuth: ClientAuthDescriptor;
+        revocationEndpoint?: string;
+        allowInsecureRequests?: boolean;
+        refreshToken?: string;
+        accessToken?: string;
+      }
+    | undefined
+  >;
+}
+
+export interface ConnectAppDeps extends ConnectDeps {
+  readonly routes: RouteTable;
+  readonly sessions: SessionStore;
+  readonly connections: VaultForConnections;
+}
+
+const CONNECT_REFUSALS: Record<string, [number, string]> = {
+  discovery_failed: [502, 'The upstream’s authorization server could not be discovered.'],
+  registration_failed: [
+    502,
+    'The gateway could not register itself with the upstream’s authorization server.',
+  ],
+};
+
+/** The connect function: start an upstream connection, list connections, disconnect. */
+export function createConnectApp(deps: ConnectAppDeps): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const url = new URL(request.url);
+    const route = deps.routes.forHost(url.host);
+    if (!route) throw new HttpError(404, 'unknown_route', 'No route is configured for this host.');
+    switch (url.pathname) {
+      case CONNECT_PATH:
+        if (request.method !== 'GET')
+          throw new HttpError(405, 'method_not_allowed', 'Use GET.', { allow: 'GET' });
+        return connect(deps, request, url, route);
+      case CONNECTIONS_PATH:
+        if (request.method !== 'GET')
+          throw new HttpError(405, 'method_not_allowed', 'Use GET.', { allow: 'GET' });
+        return connections(deps, request, route);
+      case DISCONNECT_PATH:
+        if (request.method !== 'POST')
+          throw new HttpError(405, 'method_not_allowed', 'Use POST.', { allow: 'POST' });
+        return disconnect(deps, request, route);
+      default:
+        throw new HttpError(404, 'not_found', 'Nothing is served at this path.');
+    }
+  };
+}
+
+function loginRedirect(route: Route, returnTo: string): Response {
+  return redirect(`${route.origin}${LOGIN_PATH}?return_to=${encodeURIComponent(returnTo)}`);
+}
+
+async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: Route): Promise<Response> {
+  const returnTo = parseReturnTo(url.searchParams.get('return_to'), route);
+  if (!returnTo.ok) {
+    return errorPage(
+      400,
+      'Connection refused',
+      'The return address must be a page of this gateway.',
+      'invalid_return_to',
+    );
+  }
+  const current = await currentSession(request, route, deps.sessions);
+  if (!current) return loginRedirect(route, `${CONNECT_PATH}?return_to=${encodeURIComponent(returnTo.path)}`);
+  const binding = browserBinding(request, route);
+  const started = await startConnect(deps, {
+    route,
+    userId: current.session.userId,
+    binding: binding.value,
+    returnTo: returnTo.path,
+  });
+  if (!started.ok) {
+    if (started.code === 'no_client_available') {
+      return page(
+        503,
+        'The upstream needs a registered client',
+        html`<p>${started.message}</p>
+<p>An operator of this gateway must register a client at that authorization server with the redirect URI
+<code>${route.callbackUrl}</code>, then set <code>upstream.clientId</code> (and <code>upstream.clientSecret</code>
+for a confidential client) on the route <code>${route.origin}</code> in the gateway config, and deploy.</p>`,
+      );
+    }
+    const [status, message] = CONNECT_REFUSALS[started.code] ?? [502, started.message];
+    return errorPage(status, 'Connection unavailable', message, started.detail ?? started.code);
+  }
+  return redirect(started.location, {}, binding.setCookie ? [binding.setCookie] : []);
+}
+
+async function connections(deps: ConnectAppDeps, request: Request, route: Route): Promise<Response> {
+  const current = await currentSession(request, route, deps.sessions);
+  if (!current) {
+    if (wantsJson(request)) {
+      return jsonResponse(401, { error: 'login_required', error_description: 'Sign in first.' });
+    }
+    return loginRedirect(route, CONNECTIONS_PATH);
+  }
+  const items = new Map((await deps.connections.list(current.session.userId)).map((c) => [c.route, c]));
+  const rows = deps.routes.routes.map((r) => {
+    const item = items.get(r.origin);
+    return {
+      route: r.origin,
+      name: r.clientName,
+      connected: Boolean(item),
+      issuer: item?.issuer ?? null,
+      scopes: item?.scope ? item.scope.split(' ').filter(Boolean) : [],
+      expiresAt: item?.expiresAt ? new Date(item.expiresAt).toISOString() : null,
+    };
+  });
+  if (wantsJson(request)) {
+    return jsonResponse(200, { user: current.session.email ?? current.session.userId, connections: rows });
+  }
+  const csrf = csrfToken(current.id);
+  const table = rows.map(
+    (row) => html`<tr><td><strong>${row.name}</strong><br><code>${row.route}</code></td>
+<td>${row.connected ? html`<span class="ok">connected</span>` : html`<span class="no">not connected</span>`}</td>
+<td>${row.scopes.join(' ') || '—'}</td><td>${row.expiresAt ?? '—'}</td>
+<td>${
+      row.route !== route.origin
+        ? ''
+        : row.connected
+          ? html`<form method="post" action="${DISCONNECT_PATH}"><input type="hidden" name="csrf" value="${csrf}">
+<button class="secondary" type="submit">Disconnect</button></form>`
+          : html`<a class="button" href="${CONNECT_PATH}">Connect</a>`
+    }</td></tr>`,
+  );
+  return page(
+    200,
+    'Connections',
+    html`<p>Signed in as <strong>${current.session.email ?? current.session.name ?? current.session.userId}</strong>.
+Tokens are held by the gateway, encrypted, one set per route; they are never shown.</p>
+<table><thead><tr><th>Route</th><th>Status</th><th>Scopes</th><th>Access token expiry</th><th></th></tr></thead>
+<tbody>${table}</tbody></table>
+<form method="post" action="${LOGOUT_PATH}"><input type="hidden" name="csrf" value="${csrf}">
+<p><button class="secondary" type="submit">Sign out</button></p></form>`,
+  );
+}
+
+async function disconnect(deps: ConnectAppDeps, request: Request, route: Route): Promise<Response> {
+  const current = await currentSession(request, route, deps.sessions);
+  if (!current)
+    return errorPage(401, 'Sign in first', 'Your session has ended. Sign in again.', 'login_required');
+  const form = await readForm(request);
+  if (!form || !isSameSitePost(request, route, form, current.id)) {
+    return errorPage(
+      403,
+      'Disconnect refused',
+      'This request did not come from this gateway’s page.',
+      'csrf',
+    );
+  }
+  const removed = await deps.connections.delete({ route: route.origin, user: current.session.userId });
+  if (removed?.revocationEndpoint) await revoke(deps, route, removed);
+  return redirect(CONNECTIONS_PATH);
+}
+
+/** RFC 7009: best effort; the local copy is gone either way. */
+async function revoke(
+  deps: ConnectAppDeps,
+  route: Route,
+  removed: NonNullable<Awaited<ReturnType<VaultForConnections['delete']>>>,
+): Promise<void> {
+  const token = removed.refreshToken ?? removed.accessToken;
+  if (!token || !removed.revocationEndpoint) return;
+  try {
+    const secret =
+      removed.clientAuth.method === 'none'
+        ? undefined
+        : await deps.secrets(removed.clientAuth, {
+            route: route.origin,
+            issuer: removed.issuer,
+            clientId: removed.clientId,
+          });
+    const as: oauth.AuthorizationServer = {
+      issuer: removed.issuer,
+      revocation_endpoint: removed.revocationEndpoint,
+    };
+    const response = await oauth.revocationRequest(
+      as,
+      { client_id: removed.clientId },
+      toOAuthClientAuth(removed.clientAuth, secret),
+      token,
+      {
+        [oauth.customFetch]: deps.fetchFor(route) as never,
+        [oauth.allowInsecureRequests]: removed.allowInsecureRequests === true,
+        additionalParameters: { token_type_hint: removed.refreshToken ? 'refresh_token' : 'access_token' },
+      },
+    );
+    await oauth.processRevocationResponse(response);
+  } catch {
+    // Revocation is advisory (RFC 7009 §2.2); the connection is removed regardless.
+  }
+}

@@ -1,0 +1,35 @@
+import { sha256Base64url } from '../crypto/hash.ts';
+
+/**
+ * Cookie names for one route. `__Host-` pins a cookie to the exact host, Secure, Path=/ and no
+ * Domain (RFC 6265bis §4.1.3.2). Browsers do not separate cookies by port, so the local gateway's
+ * `https://localhost:PORT` routes would share one name; a short hash of the route origin in the
+ * name keeps every route's session and binding apart, in AWS and locally alike.
+ */
+export function cookieNames(origin: string): { session: string; binding: string } {
+  const suffix = sha256Base64url(origin).slice(0, 10);
+  return { session: `__Host-mcp-edge-session-${suffix}`, binding: `__Host-mcp-edge-bind-${suffix}` };
+}
+
+/** Parses a `Cookie` header; the first value of a name wins, malformed pairs are skipped. */
+export function readCookies(header: string | null): Map<string, string> {
+  const cookies = new Map<string, string>();
+  if (!header || header.length > 8192) return cookies;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (!cookies.has(name)) cookies.set(name, value);
+  }
+  return cookies;
+}
+
+/** A `Set-Cookie` value for a secret the browser must keep to itself. */
+export function secureCookie(name: string, value: string, maxAgeSeconds: number): string {
+  return `${name}=${value}; Path=/; Max-Age=${maxAgeSeconds}; Secure; HttpOnly; SameSite=Lax`;
+}
+
+export function clearCookie(name: string): string {
+  return `${name}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`;
+}
