@@ -1,0 +1,105 @@
+import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { randomToken } from '../crypto/random.ts';
+import type { Clock } from '../store/clock.ts';
+import { isConditionFailure, vaultKey } from '../store/keys.ts';
+import type { updateExpression } from './item.ts';
+
+/**
+ * The refresh lease on a vault item: a conditional write that at most one caller wins per
+ * item version, so N concurrent requests for an expiring token cause one refresh grant.
+ * The algorithm is described in docs/storage.md.
+ */
+export interface Lease {
+  /** Takes the lease on `version` of the item, or answers `undefined` when someone else holds it or the item moved on. */
+  take(key: LeaseKey, version: number): Promise<string | undefined>;
+  /**
+   * Runs an update or delete that is conditional on still holding lease `leaseId`. A refused
+   * condition means the lease was lost (a reconnect replaced the item, a disconnect removed
+   * it, or it lapsed and was taken over): that other write wins and ours is dropped.
+   */
+  write(key: LeaseKey, leaseId: string, write: ReturnType<typeof updateExpression> | 'delete'): Promise<void>;
+}
+
+export interface LeaseKey {
+  readonly route: string;
+  readonly user: string;
+}
+
+/** The attributes of lease bookkeeping, removed by every write of new tokens. */
+export const LEASE_FIELDS = ['leaseUntil', 'leaseId', 'refreshFailedAt', 'refreshError'] as const;
+
+/** Loser back-off: 25, 50, 100, 200, 250, 250 … ms, with jitter so pollers spread out. */
+export function pollDelay(attempt: number): number {
+  return Math.min(25 * 2 ** attempt, 250) + Math.random() * 25;
+}
+
+export function createLease(deps: {
+  readonly ddb: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly clock: Clock;
+  readonly leaseMs: number;
+}): Lease {
+  const { ddb, tableName, clock, leaseMs } = deps;
+  return {
+    async take(key, version) {
+      const leaseId = randomToken(16);
+      const now = clock.now();
+      try {
+        await ddb.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: vaultKey(key.route, key.user),
+            UpdateExpression: 'SET #leaseUntil = :until, #leaseId = :lease',
+            ConditionExpression:
+              'attribute_exists(pk) AND #version = :v AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)',
+            ExpressionAttributeNames: {
+              '#leaseUntil': 'leaseUntil',
+              '#leaseId': 'leaseId',
+              '#version': 'version',
+            },
+            ExpressionAttributeValues: {
+              ':until': now + leaseMs,
+              ':lease': leaseId,
+              ':v': version,
+              ':now': now,
+            },
+          }),
+        );
+        return leaseId;
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
+    },
+
+    async write(key, leaseId, write) {
+      const common = {
+        TableName: tableName,
+        Key: vaultKey(key.route, key.user),
+        ConditionExpression: '#leaseId = :lease',
+      };
+      try {
+        if (write === 'delete') {
+          await ddb.send(
+            new DeleteCommand({
+              ...common,
+              ExpressionAttributeNames: { '#leaseId': 'leaseId' },
+              ExpressionAttributeValues: { ':lease': leaseId },
+            }),
+          );
+        } else {
+          await ddb.send(
+            new UpdateCommand({
+              ...common,
+              UpdateExpression: write.UpdateExpression,
+              ExpressionAttributeNames: { ...write.ExpressionAttributeNames, '#leaseId': 'leaseId' },
+              ExpressionAttributeValues: { ...write.values, ':lease': leaseId },
+            }),
+          );
+        }
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    },
+  };
+}

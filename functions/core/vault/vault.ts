@@ -1,0 +1,351 @@
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Clock, systemClock } from '../store/clock.ts';
+import { type StoreDeps, VAULT_SORT_PREFIX, vaultKey, vaultPartition } from '../store/keys.ts';
+import { type Cipher, DecryptError } from './cipher.ts';
+import type { ClientSecretResolver } from './client-auth.ts';
+import {
+  metadataAttributes,
+  metadataOf,
+  updateExpression,
+  type VaultItem,
+  type VaultMetadata,
+  type VaultSecrets,
+  type VaultTokens,
+} from './item.ts';
+import { createLease, LEASE_FIELDS, pollDelay } from './lease.ts';
+import { type RefreshOutcome, refreshGrant } from './refresh.ts';
+
+/** One vault item per (route, user); the route is its origin, the user the IdP `sub`. */
+export interface VaultKey {
+  readonly route: string;
+  readonly user: string;
+}
+
+export type VaultGetResult =
+  | {
+      readonly ok: true;
+      readonly accessToken: string;
+      readonly tokenType: string;
+      readonly expiresAt?: number;
+      readonly scope?: string;
+    }
+  | {
+      readonly ok: false;
+      readonly code: 'not_connected' | 'reauthorization_required' | 'upstream_unavailable' | 'decrypt_failed';
+    };
+
+/** A row of the connections page: never a token. */
+export interface VaultConnection {
+  readonly route: string;
+  readonly issuer: string;
+  readonly scope?: string;
+  readonly expiresAt?: number;
+  readonly updatedAt: number;
+  readonly hasRefreshToken: boolean;
+}
+
+/** What a disconnect returns: enough to revoke at the upstream (RFC 7009). */
+export interface RemovedConnection extends VaultMetadata {
+  readonly route: string;
+  /** Absent when the secrets could not be decrypted (the item is removed all the same). */
+  readonly accessToken?: string;
+  readonly refreshToken?: string;
+}
+
+export interface VaultOptions extends StoreDeps {
+  readonly cipher: Cipher;
+  /** For refresh grants; the handler passes the SSRF-safe fetch. Default: global fetch. */
+  readonly fetch?: typeof fetch;
+  /** Needed for items whose client authenticates with a secret. */
+  readonly clientSecret?: ClientSecretResolver;
+  /** Refresh when the access token expires within this margin. Default 60. */
+  readonly refreshSkewSeconds?: number;
+  /** How long a refresh lease lasts before another caller may take it over. Default 15. */
+  readonly leaseSeconds?: number;
+  /** Timeout of the refresh request; must be below the lease. Default two thirds of the lease. */
+  readonly refreshTimeoutMs?: number;
+}
+
+export interface Vault {
+  /** Stores new tokens for (route, user), replacing any earlier ones (a reconnect). */
+  put(key: VaultKey, tokens: VaultTokens): Promise<void>;
+  /**
+   * A usable access token, refreshed first when it is about to expire (or when it equals
+   * `rejectedAccessToken`, the token the upstream just answered 401 to). Concurrent callers
+   * share one refresh: see the lease algorithm in docs/storage.md.
+   */
+  get(key: VaultKey, options?: { readonly rejectedAccessToken?: string }): Promise<VaultGetResult>;
+  /** The user's connections, by route. */
+  list(user: string): Promise<VaultConnection[]>;
+  /** Removes the item and returns what revocation needs, or `undefined` when there was none. */
+  delete(key: VaultKey): Promise<RemovedConnection | undefined>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createVault(options: VaultOptions): Vault {
+  const { ddb, tableName, cipher } = options;
+  const clock: Clock = options.clock ?? systemClock;
+  const skewMs = (options.refreshSkewSeconds ?? 60) * 1000;
+  const leaseMs = (options.leaseSeconds ?? 15) * 1000;
+  const timeoutMs = options.refreshTimeoutMs ?? Math.floor((leaseMs * 2) / 3);
+  if (!(timeoutMs > 0 && timeoutMs < leaseMs)) {
+    throw new TypeError('refreshTimeoutMs must be below the lease');
+  }
+  /** Losers give up waiting after a whole lease and a margin: by then it was released or lapsed. */
+  const maxWaitMs = leaseMs + 1000;
+  const lease = createLease({ ddb, tableName, clock, leaseMs });
+
+  const read = async (key: VaultKey) => {
+    const { Item } = await ddb.send(
+      new GetCommand({ TableName: tableName, Key: vaultKey(key.route, key.user), ConsistentRead: true }),
+    );
+    return Item as VaultItem | undefined;
+  };
+
+  /** The secrets, decrypted under the caller's route and user (never the item's own attributes). */
+  const openSecrets = async (item: VaultItem, key: VaultKey): Promise<VaultSecrets | undefined> => {
+    try {
+      const plaintext = await cipher.decrypt(item.secrets, {
+        route: key.route,
+        user: key.user,
+        issuer: item.issuer,
+      });
+      const secrets = JSON.parse(new TextDecoder().decode(plaintext)) as VaultSecrets;
+      return typeof secrets.accessToken === 'string' ? secrets : undefined;
+    } catch (error) {
+      if (error instanceof DecryptError || error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+  };
+
+  const sealSecrets = (secrets: VaultSecrets, key: VaultKey, issuer: string) =>
+    cipher.encrypt(new TextEncoder().encode(JSON.stringify(secrets)), {
+      route: key.route,
+      user: key.user,
+      issuer,
+    });
+
+  const needsRefresh = (item: VaultItem, secrets: VaultSecrets, rejected: string | undefined) =>
+    (rejected !== undefined && secrets.accessToken === rejected) ||
+    (item.expiresAt !== undefined && item.expiresAt - skewMs < clock.now());
+
+  /** The stored token when it is still usable, else the refusal `code`. */
+  const currentTokenOr = (
+    item: VaultItem,
+    secrets: VaultSecrets,
+    rejected: string | undefined,
+    code: 'reauthorization_required' | 'upstream_unavailable',
+  ): VaultGetResult => {
+    const expired = item.expiresAt !== undefined && item.expiresAt <= clock.now();
+    if (expired || secrets.accessToken === rejected) return { ok: false, code };
+    return {
+      ok: true,
+      accessToken: secrets.accessToken,
+      tokenType: item.tokenType,
+      ...(item.expiresAt === undefined ? {} : { expiresAt: item.expiresAt }),
+      ...(item.scope === undefined ? {} : { scope: item.scope }),
+    };
+  };
+
+  /** Stores a refresh's tokens (rotated refresh token included), bumps the version, ends the lease. */
+  const persist = async (
+    key: VaultKey,
+    item: VaultItem,
+    previous: VaultSecrets,
+    leaseId: string,
+    outcome: Extract<RefreshOutcome, { kind: 'tokens' }>,
+  ) => {
+    const { kind: _kind, accessToken, refreshToken, idToken, ...fresh } = outcome;
+    const keptIdToken = idToken ?? previous.idToken;
+    const secrets = await sealSecrets(
+      { accessToken, refreshToken, ...(keptIdToken === undefined ? {} : { idToken: keptIdToken }) },
+      key,
+      item.issuer,
+    );
+    const { set, remove } = metadataAttributes({ ...metadataOf(item), expiresAt: undefined, ...fresh });
+    const update = updateExpression(
+      { ...set, secrets, hasRefreshToken: true, updatedAt: clock.now() },
+      [...remove, ...LEASE_FIELDS],
+      ['#version = #version + :one'],
+    );
+    update.ExpressionAttributeNames['#version'] = 'version';
+    update.values[':one'] = 1;
+    await lease.write(key, leaseId, update);
+  };
+
+  /** The winner's part: one refresh grant and its outcome persisted. */
+  const refreshAsWinner = async (
+    key: VaultKey,
+    item: VaultItem,
+    secrets: VaultSecrets & { refreshToken: string },
+    leaseId: string,
+    rejected: string | undefined,
+  ): Promise<VaultGetResult> => {
+    let outcome: RefreshOutcome;
+    try {
+      outcome = await refreshGrant({ ...item, route: key.route }, secrets.refreshToken, {
+        fetch: options.fetch,
+        clientSecret: options.clientSecret,
+        timeoutMs,
+        now: () => clock.now(),
+      });
+    } catch (error) {
+      // Not the upstream's doing (e.g. a secret resolver failed): free the lease, then report.
+      await lease.write(key, leaseId, updateExpression({}, ['leaseUntil', 'leaseId']));
+      throw error;
+    }
+    switch (outcome.kind) {
+      case 'tokens':
+        await persist(key, item, secrets, leaseId, outcome);
+        return {
+          ok: true,
+          accessToken: outcome.accessToken,
+          tokenType: outcome.tokenType,
+          ...(outcome.expiresAt === undefined ? {} : { expiresAt: outcome.expiresAt }),
+          ...(outcome.scope === undefined ? {} : { scope: outcome.scope }),
+        };
+      case 'invalid_grant':
+        await lease.write(key, leaseId, 'delete');
+        return { ok: false, code: 'reauthorization_required' };
+      default: {
+        const code = outcome.kind === 'unavailable' ? 'upstream_unavailable' : 'reauthorization_required';
+        const failure = updateExpression({ refreshFailedAt: clock.now(), refreshError: code }, [
+          'leaseUntil',
+          'leaseId',
+        ]);
+        await lease.write(key, leaseId, failure);
+        return currentTokenOr(item, secrets, rejected, code);
+      }
+    }
+  };
+
+  return {
+    async put(key, tokens) {
+      const now = clock.now();
+      const { accessToken, refreshToken, idToken } = tokens;
+      const secrets = await sealSecrets(
+        {
+          accessToken,
+          ...(refreshToken === undefined ? {} : { refreshToken }),
+          ...(idToken === undefined ? {} : { idToken }),
+        },
+        key,
+        tokens.issuer,
+      );
+      const { set, remove } = metadataAttributes(tokens);
+      const update = updateExpression(
+        { ...set, route: key.route, secrets, hasRefreshToken: refreshToken !== undefined, updatedAt: now },
+        [...remove, ...LEASE_FIELDS],
+        ['#createdAt = if_not_exists(#createdAt, :now)', '#version = if_not_exists(#version, :zero) + :one'],
+      );
+      await ddb.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: vaultKey(key.route, key.user),
+          UpdateExpression: update.UpdateExpression,
+          ExpressionAttributeNames: {
+            ...update.ExpressionAttributeNames,
+            '#createdAt': 'createdAt',
+            '#version': 'version',
+          },
+          ExpressionAttributeValues: { ...update.values, ':now': now, ':zero': 0, ':one': 1 },
+        }),
+      );
+    },
+
+    async get(key, getOptions = {}) {
+      const rejected = getOptions.rejectedAccessToken;
+      const startedAt = clock.now();
+      const waitUntil = performance.now() + maxWaitMs;
+      let item = await read(key);
+      if (!item) return { ok: false, code: 'not_connected' };
+      let secrets = await openSecrets(item, key);
+      if (!secrets) return { ok: false, code: 'decrypt_failed' };
+      if (!needsRefresh(item, secrets, rejected)) {
+        return currentTokenOr(item, secrets, rejected, 'reauthorization_required');
+      }
+
+      let attempt = 0;
+      for (;;) {
+        const { refreshToken } = secrets;
+        if (refreshToken === undefined)
+          return currentTokenOr(item, secrets, rejected, 'reauthorization_required');
+        const leaseId = await lease.take(key, item.version);
+        if (leaseId !== undefined) {
+          return refreshAsWinner(key, item, { ...secrets, refreshToken }, leaseId, rejected);
+        }
+        // A loser: wait for the winner's new version, its failure, or its lease to lapse.
+        for (;;) {
+          if (performance.now() > waitUntil)
+            return currentTokenOr(item, secrets, rejected, 'upstream_unavailable');
+          await sleep(pollDelay(attempt++));
+          const next = await read(key);
+          if (!next) return { ok: false, code: 'reauthorization_required' };
+          if (next.version !== item.version) {
+            item = next;
+            secrets = await openSecrets(item, key);
+            if (!secrets) return { ok: false, code: 'decrypt_failed' };
+            if (!needsRefresh(item, secrets, rejected)) {
+              return currentTokenOr(item, secrets, rejected, 'reauthorization_required');
+            }
+            break;
+          }
+          if (next.refreshFailedAt !== undefined && next.refreshFailedAt >= startedAt) {
+            return currentTokenOr(item, secrets, rejected, next.refreshError ?? 'upstream_unavailable');
+          }
+          if (next.leaseUntil === undefined || next.leaseUntil < clock.now()) break;
+        }
+      }
+    },
+
+    async list(user) {
+      const connections: VaultConnection[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await ddb.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ProjectionExpression: '#route, issuer, #scope, expiresAt, updatedAt, hasRefreshToken',
+            ExpressionAttributeNames: { '#route': 'route', '#scope': 'scope' },
+            ExpressionAttributeValues: { ':pk': vaultPartition(user), ':prefix': VAULT_SORT_PREFIX },
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const row of page.Items ?? []) {
+          connections.push({
+            route: row.route as string,
+            issuer: row.issuer as string,
+            ...(row.scope === undefined ? {} : { scope: row.scope as string }),
+            ...(row.expiresAt === undefined ? {} : { expiresAt: row.expiresAt as number }),
+            updatedAt: row.updatedAt as number,
+            hasRefreshToken: row.hasRefreshToken === true,
+          });
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return connections;
+    },
+
+    async delete(key) {
+      const { Attributes } = await ddb.send(
+        new DeleteCommand({
+          TableName: tableName,
+          Key: vaultKey(key.route, key.user),
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const item = Attributes as VaultItem | undefined;
+      if (!item) return undefined;
+      // The item is gone whatever happens next; tokens are only a courtesy for revocation.
+      const secrets = await openSecrets(item, key).catch(() => undefined);
+      return {
+        route: key.route,
+        ...metadataOf(item),
+        ...(secrets ? { accessToken: secrets.accessToken } : {}),
+        ...(secrets?.refreshToken ? { refreshToken: secrets.refreshToken } : {}),
+      };
+    },
+  };
+}
