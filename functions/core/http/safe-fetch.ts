@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
@@ -38,6 +39,16 @@ export interface SafeFetchOptions {
   headers?: Record<string, string>;
   /** Replaces DNS resolution, for tests. */
   lookup?: Resolver;
+  /** Default GET. OAuth token, registration and revocation requests POST. */
+  method?: 'GET' | 'POST';
+  body?: string | Uint8Array;
+  /**
+   * Return every non-redirect status as a result instead of only `200` (OAuth endpoints answer
+   * errors as 4xx JSON that the protocol library must read). Redirects are still refused.
+   */
+  anyStatus?: boolean;
+  /** Also fetch plain `http:` URLs: only for routes that opted into `allowInsecureUpstream`. */
+  allowHttp?: boolean;
 }
 
 export type SafeFetchErrorCode =
@@ -67,7 +78,7 @@ const systemResolver: Resolver = async (hostname) =>
     family: entry.family === 6 ? 6 : 4,
   }));
 
-/** GETs `url` under the rules above. */
+/** Fetches `url` under the rules above (GET unless `method` says otherwise). */
 export async function safeFetch(url: string, options: SafeFetchOptions = {}): Promise<SafeFetchResult> {
   const controller = new AbortController();
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -84,7 +95,7 @@ export async function safeFetch(url: string, options: SafeFetchOptions = {}): Pr
     } catch {
       return { ok: false, code: 'fetch.invalid_url', message: `not a URL: ${JSON.stringify(url)}` };
     }
-    if (target.protocol !== 'https:') {
+    if (target.protocol !== 'https:' && !(options.allowHttp && target.protocol === 'http:')) {
       return {
         ok: false,
         code: 'fetch.not_https',
@@ -175,11 +186,12 @@ function get(
     const onAbort = () => finish(timedOut());
     signal.addEventListener('abort', onAbort, { once: true });
 
-    const req = request({
+    const send = target.protocol === 'http:' ? httpRequest : request;
+    const req = send({
       host: hostname,
-      port: target.port || 443,
+      port: target.port || (target.protocol === 'http:' ? 80 : 443),
       path: `${target.pathname}${target.search}`,
-      method: 'GET',
+      method: options.method ?? 'GET',
       lookup: pinned,
       agent: false,
       ...(extraCa.length ? { ca: [...rootCertificates, ...extraCa] } : {}),
@@ -209,7 +221,7 @@ function get(
           message: `${target.href} answered ${status} redirecting to ${location ? JSON.stringify(location.slice(0, 200)) : '(no Location)'}; redirects are not followed`,
         });
       }
-      if (status !== 200) {
+      if (status !== 200 && !options.anyStatus) {
         return finish({
           ok: false,
           code: 'fetch.status',
@@ -255,7 +267,7 @@ function get(
       });
     });
 
-    req.end();
+    req.end(options.body);
   });
 }
 
