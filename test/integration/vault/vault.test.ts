@@ -155,8 +155,8 @@ describe('vault storage', () => {
       return outcomes;
     };
     const outcomes: string[] = [];
-    for (let i = 0; i < pairs.length; i += 25) {
-      const batch = await Promise.all(pairs.slice(i, i + 25).map((_, j) => check(i + j)));
+    for (let i = 0; i < pairs.length; i += 50) {
+      const batch = await Promise.all(pairs.slice(i, i + 50).map((_, j) => check(i + j)));
       outcomes.push(...batch.flat());
     }
     expect(outcomes).toHaveLength(600);
@@ -363,6 +363,22 @@ describe('vault refresh', () => {
     const before = server.requests;
     expect(await v.get(key)).toEqual({ ok: false, code: 'upstream_unavailable' });
     expect(server.requests).toBe(before);
+  });
+
+  it('lets a reconnect during a refresh win over the refresh result', async () => {
+    const v = vault();
+    const key = newKey();
+    await v.put(key, tokens({ expiresAt: clock.t + 10_000 }));
+    server.delayMs = 300;
+    const refreshing = v.get(key);
+    await new Promise((r) => setTimeout(r, 100));
+    const reconnected = tokens();
+    await v.put(key, reconnected);
+    expect((await refreshing).ok).toBe(true);
+    expect(await v.get(key)).toMatchObject({ ok: true, accessToken: reconnected.accessToken });
+    const item = await rawItem(key);
+    expect(item?.version).toBe(2);
+    expect(item).not.toHaveProperty('leaseId');
   });
 
   it('takes over a lease whose holder vanished', async () => {
