@@ -5,7 +5,7 @@
  */
 
 /** A Lambda function; its code lives in `functions/<name>/handler.ts`. */
-export type FunctionName = 'cimd';
+export type FunctionName = 'cimd' | 'login' | 'connect' | 'callback';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -25,6 +25,13 @@ export const ENDPOINTS: readonly Endpoint[] = [
     function: 'cimd',
     cacheable: true,
   },
+  { path: '/.pomerium/oauth/callback', methods: ['GET'], function: 'callback', cacheable: false },
+  { path: '/.pomerium/login', methods: ['GET'], function: 'login', cacheable: false },
+  { path: '/.pomerium/login/callback', methods: ['GET'], function: 'login', cacheable: false },
+  { path: '/.pomerium/logout', methods: ['POST'], function: 'login', cacheable: false },
+  { path: '/.pomerium/connect', methods: ['GET'], function: 'connect', cacheable: false },
+  { path: '/.pomerium/connections', methods: ['GET'], function: 'connect', cacheable: false },
+  { path: '/.pomerium/disconnect', methods: ['POST'], function: 'connect', cacheable: false },
 ];
 
 /** The functions the table names, each once, in table order. */

@@ -1,9 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { responseToResult } from '../adapters/apigateway.ts';
+import { createServices, type Services } from '../adapters/services.ts';
+import type { IdentityProviderSettings } from '../core/auth/signin.ts';
 import type { GatewayConfig } from '../core/config/schema.ts';
 import { findEndpoint } from '../core/endpoints.ts';
 import { errorToResponse, HttpError } from '../core/http/errors.ts';
 import { describeRoute, type Route } from '../core/routes.ts';
+import type { Clock } from '../core/store/clock.ts';
+import { createLocalCipher } from '../core/vault/cipher.ts';
 import { type DynamoLocal, startDynamoLocal } from './dynamo.ts';
 import { buildLocalHandlers } from './handlers.ts';
 import { BodyTooLargeError, localContext, nodeRequestToEvent, writeResult } from './node-adapter.ts';
@@ -12,14 +17,28 @@ export interface LocalGatewayOptions {
   readonly config: GatewayConfig;
   /** PEM certificate and key every listener serves. */
   readonly tls: { readonly cert: string; readonly key: string };
-  /** Start DynamoDB Local and create the table (default true). */
-  readonly dynamo?: boolean;
+  /** Extra CA the gateway trusts for its own outbound requests (the development CA). */
+  readonly ca?: string;
+  /** The identity provider people sign in with; default: the config's `idp` (OIDC issuer form). */
+  readonly idp?: IdentityProviderSettings;
+  /** The 256-bit key that encrypts vault items locally; default: a new random key per run. */
+  readonly vaultKey?: Uint8Array;
+  readonly clock?: Clock;
 }
 
 export interface LocalGateway {
   readonly routes: readonly Route[];
-  readonly dynamo: DynamoLocal | undefined;
+  readonly dynamo: DynamoLocal;
+  readonly services: Services;
   stop(): Promise<void>;
+}
+
+/** The config's identity provider in the form the local gateway can use (an OIDC issuer). */
+function configuredIdp(config: GatewayConfig): IdentityProviderSettings | undefined {
+  const idp = config.idp;
+  if (!idp || !('issuer' in idp)) return undefined;
+  const secret = idp.clientSecret?.env ? process.env[idp.clientSecret.env] : undefined;
+  return { issuer: idp.issuer, clientId: idp.clientId, clientSecret: secret };
 }
 
 async function errorResult(error: unknown) {
@@ -37,8 +56,23 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       throw new Error(`${route.origin}: the local gateway serves https://localhost:PORT origins only`);
     }
   }
-  const dynamo = options.dynamo === false ? undefined : await startDynamoLocal();
-  const handlers = buildLocalHandlers(options.config);
+  const dynamo = await startDynamoLocal();
+  const services = createServices({
+    routes: options.config.routes,
+    dynamo: dynamo.client,
+    tableName: dynamo.tableName,
+    cipher: createLocalCipher(options.vaultKey ?? randomBytes(32)),
+    idp: options.idp ?? configuredIdp(options.config),
+    configuredSecret: async (ref) => {
+      const value = ref.env ? process.env[ref.env] : undefined;
+      if (!value) throw new Error('the configured client secret is not set in the environment');
+      return value;
+    },
+    ca: options.ca,
+    localDevelopment: true,
+    clock: options.clock,
+  });
+  const handlers = buildLocalHandlers(options.config, services);
   const servers: Server[] = [];
 
   const stop = async () => {
@@ -51,7 +85,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
           }),
       ),
     );
-    await dynamo?.stop();
+    await dynamo.stop();
   };
 
   try {
@@ -90,5 +124,5 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     if (e.code === 'EADDRINUSE') throw new Error(`a listener could not start: port in use (${e.message})`);
     throw error;
   }
-  return { routes, dynamo, stop };
+  return { routes, dynamo, services, stop };
 }

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../functions/core/config/parse.ts';
 import type { GatewayConfigInput } from '../../functions/core/config/schema.ts';
-import { type LocalGateway, startLocalGateway } from '../../functions/local/gateway.ts';
+import {
+  type LocalGateway,
+  type LocalGatewayOptions,
+  startLocalGateway,
+} from '../../functions/local/gateway.ts';
 import { freePort } from '../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
 
@@ -21,7 +25,7 @@ export interface TestGateway {
 export async function startTestGateway(
   count: number,
   routes: (origins: string[]) => GatewayConfigInput['routes'],
-  options: { dynamo?: boolean } = {},
+  options: Omit<LocalGatewayOptions, 'config' | 'tls'> = {},
 ): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'mcp-edge-tls-'));
   const cert = await ensureDevCertificate(dir);
@@ -29,11 +33,7 @@ export async function startTestGateway(
   for (let i = 0; i < count; i++) origins.push(`https://localhost:${await freePort()}`);
   const parsed = parseConfig({ routes: routes(origins) });
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
-  const gateway = await startLocalGateway({
-    config: parsed.config,
-    tls: cert,
-    dynamo: options.dynamo ?? false,
-  });
+  const gateway = await startLocalGateway({ config: parsed.config, tls: cert, ca: cert.ca, ...options });
   return {
     gateway,
     cert,

@@ -21,7 +21,6 @@ describe('local gateway serving two routes over HTTPS', () => {
         { from: a!, to: 'https://up.example.net/mcp', name: 'Alpha' },
         { from: b!, to: 'https://up.example.net/mcp', cimd: { contacts: ['ops@example.com'] } },
       ],
-      { dynamo: true },
     );
   });
   afterAll(async () => {

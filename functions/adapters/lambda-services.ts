@@ -1,0 +1,62 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import { createKmsCipher } from '../core/vault/kms-cipher.ts';
+import { lambdaSettings } from './lambda-env.ts';
+import { createServices, type Services } from './services.ts';
+
+const idpSchema = z.object({
+  issuer: z.url(),
+  clientId: z.string().min(1),
+  clientSecretArn: z.string().optional(),
+});
+
+/**
+ * Services for a Lambda container, from the environment CDK sets (lib/gateway-function.ts):
+ * MCP_EDGE_TABLE, MCP_EDGE_KMS_KEY_ARN, MCP_EDGE_IDP (JSON: issuer, clientId, clientSecretArn?),
+ * plus the route table and origin secret. Built once per cold start.
+ */
+export async function lambdaServices(
+  env: NodeJS.ProcessEnv,
+): Promise<{ services: Services; originSecret: string }> {
+  const { routes, originSecret } = lambdaSettings(env);
+  const tableName = env.MCP_EDGE_TABLE;
+  const keyId = env.MCP_EDGE_KMS_KEY_ARN;
+  if (!tableName || !keyId) throw new Error('MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN must be set');
+  const idp = env.MCP_EDGE_IDP ? idpSchema.parse(JSON.parse(env.MCP_EDGE_IDP)) : undefined;
+
+  const secretsManager = new SecretsManagerClient({});
+  const secretCache = new Map<string, Promise<string>>();
+  const fromSecretsManager = (arn: string) => {
+    let value = secretCache.get(arn);
+    if (!value) {
+      value = secretsManager.send(new GetSecretValueCommand({ SecretId: arn })).then((out) => {
+        if (!out.SecretString) throw new Error('the client secret is empty');
+        return out.SecretString;
+      });
+      value.catch(() => secretCache.delete(arn));
+      secretCache.set(arn, value);
+    }
+    return value;
+  };
+
+  const services = createServices({
+    routes,
+    dynamo: new DynamoDBClient({}),
+    tableName,
+    cipher: createKmsCipher({ kms: new KMSClient({}), keyId }),
+    idp: idp && {
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecret: idp.clientSecretArn ? await fromSecretsManager(idp.clientSecretArn) : undefined,
+    },
+    configuredSecret: async (ref) => {
+      if (ref.secretArn) return fromSecretsManager(ref.secretArn);
+      const value = ref.env ? env[ref.env] : undefined;
+      if (!value) throw new Error('the configured client secret is not available');
+      return value;
+    },
+  });
+  return { services, originSecret };
+}
