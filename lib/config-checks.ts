@@ -117,7 +117,8 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
         'is for the local gateway only; remove it and give `to` an https URL',
       );
     }
-    if (isLocalOrigin(route.from) || ipaddr.isValid(url.hostname.replace(/^\[|\]$/g, ''))) {
+    const publicHost = !isLocalOrigin(route.from) && !ipaddr.isValid(url.hostname.replace(/^\[|\]$/g, ''));
+    if (!publicHost) {
       add(
         at('from'),
         'local_origin',
@@ -154,6 +155,8 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
       );
     }
 
+    // A loopback or IP-literal origin is reported above; it has no zone to be in.
+    if (!publicHost) return;
     const zone = route.hostedZone ?? config.hostedZone;
     if (!zone) {
       add(

@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './synth.ts';
+
+const out = mkdtempSync(join(tmpdir(), 'mcp-edge-synth-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+/** Runs the real CDK CLI offline: no credentials, no AWS endpoints, no notices. */
+function cdkSynth(config: string, outdir: string) {
+  const started = Date.now();
+  const result = spawnSync('npx', ['cdk', 'synth', '-c', `config=${config}`, '--quiet', '-o', outdir], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      CDK_DEFAULT_ACCOUNT: '',
+    },
+    timeout: 90_000,
+  });
+  return { ...result, seconds: (Date.now() - started) / 1000 };
+}
+
+describe('npx cdk synth', () => {
+  it('synthesizes the three-route fixture offline, bundling the cimd function with esbuild', () => {
+    const outdir = join(out, 'ok');
+    const result = cdkSynth('test/fixtures/infra-three-routes.config.json', outdir);
+    console.info(`cdk synth with bundling took ${result.seconds.toFixed(1)} s`);
+    expect(result.status, result.stderr).toBe(0);
+    expect(existsSync(join(outdir, 'McpEdgeCertificates.template.json'))).toBe(true);
+    expect(existsSync(join(outdir, 'McpEdgeGateway.template.json'))).toBe(true);
+
+    const template = JSON.parse(readFileSync(join(outdir, 'McpEdgeGateway.template.json'), 'utf8'));
+    type LambdaResource = { Type: string; Properties: { Description?: string; Code?: { S3Key: string } } };
+    const fn = Object.values(template.Resources as Record<string, LambdaResource>).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === 'MCP Edge: cimd',
+    );
+    const assetHash = fn!.Properties.Code!.S3Key.replace(/\.zip$/, '');
+    const bundle = join(outdir, `asset.${assetHash}`);
+    expect(readdirSync(bundle).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    const code = readFileSync(join(bundle, 'index.mjs'), 'utf8');
+    // The ESM banner gives CommonJS dependencies a `require`.
+    expect(code.startsWith("import { createRequire as __mcpEdgeCreateRequire } from 'node:module';")).toBe(
+      true,
+    );
+    expect(code).toMatch(/export\s*\{[^}]*\bhandler\b/);
+  });
+
+  it('refuses a local-only config with exit code 1 and the messages, without a stack trace', () => {
+    const result = cdkSynth('test/fixtures/infra-local-only.config.json', join(out, 'refused'));
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('infra-local-only.config.json cannot be deployed to AWS:');
+    expect(result.stderr).toContain(
+      'routes[0].allowPrivateNetwork: is for the local gateway only; remove it',
+    );
+    expect(result.stderr).toContain('routes[0].from: "https://localhost:8443" is not a public DNS name');
+    expect(result.stderr).toContain('routes[0].to: must be an https URL when deployed');
+    expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  });
+});

@@ -1,0 +1,207 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/core/config/parse.ts';
+import type { GatewayConfigInput } from '../../functions/core/config/schema.ts';
+import {
+  checkDeployConfig,
+  type DeployCheckEnv,
+  type DeployProblem,
+  formatProblems,
+  isInZone,
+} from '../../lib/config-checks.ts';
+import { loadDeployment } from '../../lib/load-deployment.ts';
+import { FIXTURES, readFixture } from './synth.ts';
+
+const base = {
+  aws: { account: '111122223333', region: 'eu-central-1' },
+  hostedZone: { id: 'Z0EXAMPLECOM0001', name: 'example.com' },
+} as const;
+const route = { from: 'https://mcp.example.com', to: 'https://api.upstream.example.net/mcp' };
+
+function check(input: GatewayConfigInput, env: DeployCheckEnv = {}) {
+  const parsed = parseConfig(input);
+  if (!parsed.ok) throw new Error(`fixture is not schema-valid: ${parsed.errors.join('; ')}`);
+  return checkDeployConfig(parsed.config, env);
+}
+
+function problemsOf(input: GatewayConfigInput, env: DeployCheckEnv = {}): DeployProblem[] {
+  const result = check(input, env);
+  if (result.ok) throw new Error('expected the config to be refused');
+  return result.problems;
+}
+
+const codesAt = (problems: DeployProblem[]) => problems.map((p) => [p.path, p.code]);
+
+describe('checkDeployConfig', () => {
+  it('accepts the three-route fixture and gives each route its own zone or the default one', () => {
+    const result = check(readFixture('infra-three-routes.config.json'));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.deployment.account).toBe('111122223333');
+    expect(result.deployment.region).toBe('eu-central-1');
+    expect(result.deployment.routes.map((r) => [r.host, r.zone.name, r.zone.id])).toEqual([
+      ['mcp.example.com', 'example.com', 'Z0EXAMPLECOM0001'],
+      ['docs.mcp.example.com', 'example.com', 'Z0EXAMPLECOM0001'],
+      ['tools.example.org', 'example.org', 'Z0EXAMPLEORG0002'],
+    ]);
+  });
+
+  it('needs aws.region, and aws.account unless the CLI supplies a default account', () => {
+    expect(codesAt(problemsOf({ hostedZone: base.hostedZone, routes: [route] }))).toEqual([
+      ['aws.region', 'missing_region'],
+      ['aws.account', 'missing_account'],
+    ]);
+    const withDefault = check(
+      { hostedZone: base.hostedZone, aws: { region: 'eu-central-1' }, routes: [route] },
+      { defaultAccount: '444455556666' },
+    );
+    expect(withDefault.ok && withDefault.deployment.account).toBe('444455556666');
+  });
+
+  it('refuses the local demo settings, naming each key and what to do instead', () => {
+    const problems = problemsOf({
+      ...base,
+      routes: [
+        {
+          from: 'https://localhost:8443',
+          to: 'http://127.0.0.1:9400/mcp',
+          allowInsecureUpstream: true,
+          allowPrivateNetwork: true,
+        },
+      ],
+    });
+    expect(codesAt(problems)).toEqual([
+      ['routes[0].allowPrivateNetwork', 'local_only_setting'],
+      ['routes[0].allowInsecureUpstream', 'local_only_setting'],
+      ['routes[0].from', 'local_origin'],
+      ['routes[0].to', 'insecure_upstream'],
+      ['routes[0].to', 'private_upstream'],
+    ]);
+    const lines = formatProblems(problems);
+    expect(lines[0]).toMatch(/^routes\[0\]\.allowPrivateNetwork: .*local gateway only; remove it/);
+    expect(lines[2]).toMatch(
+      /^routes\[0\]\.from: "https:\/\/localhost:8443" is not a public DNS name.*Route 53/,
+    );
+    expect(lines[3]).toMatch(/^routes\[0\]\.to: must be an https URL/);
+  });
+
+  it.each([
+    ['https://127.0.0.1', 'local_origin'],
+    ['https://[::1]', 'local_origin'],
+    ['https://203.0.113.7', 'local_origin'],
+    ['https://mcp.example.com:8443', 'origin_port'],
+  ])('refuses from=%s (%s)', (from, code) => {
+    const problems = problemsOf({ ...base, routes: [{ ...route, from }] });
+    expect(problems.map((p) => [p.path, p.code])).toContainEqual(['routes[0].from', code]);
+  });
+
+  it('says how to drop a non-default port', () => {
+    const [problem] = problemsOf({ ...base, routes: [{ ...route, from: 'https://mcp.example.com:8443' }] });
+    expect(problem!.message).toContain('use "https://mcp.example.com"');
+  });
+
+  it.each([
+    'https://localhost/mcp',
+    'https://10.0.0.5/mcp',
+    'https://192.168.1.2/mcp',
+    'https://169.254.169.254/latest',
+    'https://[::ffff:127.0.0.1]/mcp',
+  ])('refuses an upstream on a loopback or private address: %s', (to) => {
+    expect(codesAt(problemsOf({ ...base, routes: [{ ...route, to }] }))).toEqual([
+      ['routes[0].to', 'private_upstream'],
+    ]);
+  });
+
+  it('refuses a route host outside its hosted zone and says which zone it is not in', () => {
+    const problems = problemsOf(readFixture('infra-outside-zone.config.json'));
+    expect(codesAt(problems)).toEqual([['routes[1].from', 'host_outside_zone']]);
+    expect(formatProblems(problems)[0]).toBe(
+      'routes[1].from: mcp.other.org is not inside the hosted zone "example.com" (Z0EXAMPLECOM0001); use a host ending in ".example.com" or give this route its own `hostedZone`',
+    );
+  });
+
+  it("points at the route's own hostedZone when that is the zone the host is outside of", () => {
+    const problems = problemsOf({
+      ...base,
+      routes: [{ ...route, hostedZone: { id: 'Z0EXAMPLEORG0002', name: 'example.org' } }],
+    });
+    expect(codesAt(problems)).toEqual([['routes[0].hostedZone.name', 'host_outside_zone']]);
+  });
+
+  it('needs a hosted zone for every route', () => {
+    const { hostedZone: _, ...noZone } = base;
+    const problems = problemsOf({ ...noZone, routes: [route] });
+    expect(codesAt(problems)).toEqual([['routes[0].hostedZone', 'missing_hosted_zone']]);
+    expect(problems[0]!.message).toContain('add a top-level `hostedZone: { id, name }` or one on this route');
+  });
+
+  it('refuses client secrets read from environment variables (route and identity provider)', () => {
+    const problems = problemsOf({
+      ...base,
+      routes: [{ ...route, upstream: { clientId: 'c', clientSecret: { env: 'UPSTREAM_SECRET' } } }],
+      idp: { issuer: 'https://idp.example.com', clientId: 'edge', clientSecret: { env: 'IDP_SECRET' } },
+    });
+    expect(codesAt(problems)).toEqual([
+      ['routes[0].upstream.clientSecret.env', 'local_secret'],
+      ['idp.clientSecret.env', 'local_secret'],
+    ]);
+    expect(problems[0]!.message).toContain('secretArn');
+  });
+
+  it('refuses a route table too large for the functions’ 4 KiB environment', () => {
+    const routes = Array.from({ length: 30 }, (_, i) => ({
+      from: `https://route-${i}.example.com`,
+      to: `https://upstream-${i}.example.net/some/long/path/to/the/mcp/endpoint`,
+      name: `Route number ${i} with a descriptive name`,
+    }));
+    expect(codesAt(problemsOf({ ...base, routes }))).toEqual([['routes', 'routes_too_large']]);
+  });
+});
+
+describe('isInZone', () => {
+  it.each([
+    ['mcp.example.com', 'example.com', true],
+    ['a.b.example.com', 'example.com', true],
+    ['example.com', 'example.com', true],
+    ['MCP.Example.com', 'example.com.', true],
+    ['mcp.other.org', 'example.com', false],
+    ['badexample.com', 'example.com', false],
+    ['example.com.evil.org', 'example.com', false],
+  ])('%s in %s: %s', (host, zone, inside) => {
+    expect(isInZone(host, zone)).toBe(inside);
+  });
+});
+
+describe('loadDeployment', () => {
+  it('passes the schema’s message through for an http origin, with the key path', async () => {
+    const file = resolve(FIXTURES, 'infra-http-origin.config.json');
+    const result = await loadDeployment(file);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.message).toContain('is not a valid MCP Edge config');
+    expect(result.message).toContain(
+      'routes[0].from: must be an https origin without a path; only https is served, got "http://mcp.example.com"',
+    );
+  });
+
+  it('names the file and lists every deployment problem, one per line', async () => {
+    const file = resolve(FIXTURES, 'infra-local-only.config.json');
+    const result = await loadDeployment(file);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const [head, ...lines] = result.message.split('\n');
+    expect(head).toBe(`${file} cannot be deployed to AWS:`);
+    expect(lines.map((l) => l.trim().split(':')[0])).toEqual([
+      'routes[0].allowPrivateNetwork',
+      'routes[0].allowInsecureUpstream',
+      'routes[0].from',
+      'routes[0].to',
+      'routes[0].to',
+    ]);
+  });
+
+  it('loads the shipped gateway.config.ts', async () => {
+    const result = await loadDeployment(resolve(FIXTURES, '../../gateway.config.ts'));
+    expect(result.ok).toBe(true);
+  });
+});

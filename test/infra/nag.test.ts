@@ -1,0 +1,57 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Acknowledgement,
+  acknowledgements,
+  allFindings,
+  type Finding,
+  unacknowledgedFindings,
+} from './nag.ts';
+import { readFixture, type Synthesized, synthesize } from './synth.ts';
+
+let s: Synthesized;
+let acks: Acknowledgement[];
+let findings: Finding[];
+beforeAll(() => {
+  s = synthesize(readFixture('infra-three-routes.config.json'));
+  acks = acknowledgements(s.app);
+  findings = allFindings(s.app);
+});
+
+const covers = (ack: Acknowledgement, finding: Finding) =>
+  ack.rule === finding.rule && (finding.path === ack.path || finding.path.startsWith(`${ack.path}/`));
+
+describe('cdk-nag AwsSolutions', () => {
+  it('leaves no unacknowledged finding, error or warning', () => {
+    expect(unacknowledgedFindings(s.app)).toEqual([]);
+  });
+
+  it('acknowledges on the resource (or its owning construct), never on a stack or the app', () => {
+    const stackPaths = new Set(['', s.certificates.node.path, s.gateway.node.path]);
+    expect(acks.filter((a) => stackPaths.has(a.path))).toEqual([]);
+  });
+
+  it('has no stale acknowledgement: each one matches a finding it silences', () => {
+    expect(acks.filter((ack) => !findings.some((f) => covers(ack, f)))).toEqual([]);
+  });
+
+  it('gives every acknowledgement a reason that explains itself', () => {
+    for (const ack of acks) {
+      expect(typeof ack.reason, `${ack.rule} at ${ack.path}`).toBe('string');
+      expect(ack.reason.length, `${ack.rule} at ${ack.path}`).toBeGreaterThan(60);
+    }
+  });
+
+  it('acknowledges exactly the expected rules (a new one needs a look and a reason)', () => {
+    expect([...new Set(acks.map((a) => a.rule))].sort()).toEqual([
+      'AwsSolutions-APIG2',
+      'AwsSolutions-APIG3',
+      'AwsSolutions-APIG4',
+      'AwsSolutions-CFR1',
+      'AwsSolutions-CFR2',
+      'AwsSolutions-CFR3',
+      'AwsSolutions-COG4',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'AwsSolutions-SMG4',
+    ]);
+  });
+});
