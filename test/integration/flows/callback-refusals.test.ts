@@ -246,7 +246,7 @@ describe('OAuth callback refusals on the local gateway', () => {
       '//evil.example',
       'https://evil.example',
       '/\\evil.example',
-      '/%0d%0aSet-Cookie:x=y',
+      '/\r\nSet-Cookie:x=y',
       'javascript:alert(1)',
     ]) {
       // (the sign-in entry point's refusals are covered where an identity provider is configured)
