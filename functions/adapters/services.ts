@@ -71,16 +71,16 @@ export function createServices(parts: ServiceParts) {
     throw new Error('no client secret is available for this client');
   };
 
-  // Refresh grants go to the issuer recorded for the item; fetch through that route's guard.
-  const vaultFetch: OutboundFetch = (url, init) => {
-    const route = routes.routes.find((r) => r.config.allowPrivateNetwork) ?? routes.routes[0]!;
-    return fetchFor(route)(url, init);
-  };
+  // Refresh grants go out through the item's own route guard; an unknown route gets the strictest one.
+  const strict = createOutboundFetch({ ca: parts.ca });
   const vault = createVault({
     ...store,
     cipher: parts.cipher,
     clientSecret: secrets,
-    fetch: vaultFetch as typeof fetch,
+    fetchFor: (origin) => {
+      const route = routes.routes.find((r) => r.origin === origin);
+      return (route ? fetchFor(route) : strict) as typeof fetch;
+    },
   });
 
   const connect: ConnectDeps = {

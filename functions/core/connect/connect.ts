@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { chooseClient } from '../oauth/client-choice.ts';
 import { fail, type OutboundFetch, type Result } from '../oauth/types.ts';
-import { discoverUpstream, type UpstreamAuthorization } from '../oauth/upstream-discovery.ts';
+import { discoverUpstream } from '../oauth/upstream-discovery.ts';
 import type { Route } from '../routes.ts';
 import type { DiscoveryCache } from '../store/discovery-cache.ts';
 import type { RegistrationStore } from '../store/registrations.ts';
@@ -120,6 +120,7 @@ export async function startConnect(
     returnTo: input.returnTo,
     resume: input.resume ?? { kind: 'connect' },
     ...(insecure(route) ? { allowInsecureRequests: true } : {}),
+    ...(as.authorization_response_iss_parameter_supported === true ? { issParameterSupported: true } : {}),
   });
 
   const url = new URL(as.authorization_endpoint);
@@ -156,21 +157,14 @@ export async function finishConnect(
   if (!consumed.ok) return fail(consumed.code, refusalMessage(consumed.code));
   const record = consumed.record;
 
-  // The metadata we validated when the flow started, rebuilt from the record: the callback does
-  // not trust anything fresh from the network to decide whom to send the code to.
-  const upstream: UpstreamAuthorization | undefined = await deps.discoveryCache.get(
-    route.origin,
-    route.config.to,
-  );
+  // The metadata validated when the flow started, from the record: the callback trusts nothing
+  // fresh from the network to decide where the code goes or whether `iss` is required.
   const as: oauth.AuthorizationServer = {
     issuer: record.issuer,
     authorization_endpoint: record.authorizationEndpoint,
     token_endpoint: record.tokenEndpoint,
     revocation_endpoint: record.revocationEndpoint,
-    authorization_response_iss_parameter_supported:
-      upstream?.as.issuer === record.issuer
-        ? upstream.as.authorization_response_iss_parameter_supported
-        : undefined,
+    authorization_response_iss_parameter_supported: record.issParameterSupported === true,
   };
   const client: oauth.Client = { client_id: record.clientId };
   const http = {

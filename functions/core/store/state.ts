@@ -183,6 +183,8 @@ export interface StateInput {
   readonly resume: StateResume;
   /** Set only for routes that opted in (`allowInsecureUpstream`): plain-http authorization servers. */
   readonly allowInsecureRequests?: boolean;
+  /** The server advertised RFC 9207 `iss` in authorization responses, so the callback requires it. */
+  readonly issParameterSupported?: boolean;
 }
 
 export type StateRecord = Omit<StateInput, 'binding'> & {

@@ -54,8 +54,11 @@ export interface RemovedConnection extends VaultMetadata {
 
 export interface VaultOptions extends StoreDeps {
   readonly cipher: Cipher;
-  /** For refresh grants; the handler passes the SSRF-safe fetch. Default: global fetch. */
-  readonly fetch?: typeof fetch;
+  /**
+   * The fetch for a route's refresh grants; the handler passes that route's SSRF-guarded fetch
+   * (private networks only where the route opted in). Default: global fetch.
+   */
+  readonly fetchFor?: (route: string) => typeof fetch;
   /** Needed for items whose client authenticates with a secret. */
   readonly clientSecret?: ClientSecretResolver;
   /** Refresh when the access token expires within this margin. Default 60. */
@@ -185,7 +188,7 @@ export function createVault(options: VaultOptions): Vault {
     let outcome: RefreshOutcome;
     try {
       outcome = await refreshGrant({ ...item, route: key.route }, secrets.refreshToken, {
-        fetch: options.fetch,
+        fetch: options.fetchFor?.(key.route),
         clientSecret: options.clientSecret,
         timeoutMs,
         now: () => clock.now(),

@@ -38,8 +38,13 @@ describe('OAuth callback refusals on the local gateway', () => {
       },
     });
 
-  async function newState(userId = 'alice', returnTo = '/.pomerium/connections') {
+  async function newState(
+    userId = 'alice',
+    returnTo = '/.pomerium/connections',
+    issParameterSupported = false,
+  ) {
     const { state } = await gw.gateway.services.states.createState({
+      issParameterSupported,
       route: origin,
       userId,
       binding,
@@ -213,6 +218,15 @@ describe('OAuth callback refusals on the local gateway', () => {
     );
     expectRefusal(res, 400, 'issuer_mismatch');
     expect(await vaultItems()).toEqual([]);
+  });
+
+  it('requires iss when the authorization server advertised it', async () => {
+    const state = await newState('alice', '/.pomerium/connections', true);
+    const res = await call(`/.pomerium/oauth/callback?code=c&state=${state}`, {
+      [names.session]: alice,
+      [names.binding]: binding,
+    });
+    expectRefusal(res, 400, 'issuer_mismatch');
   });
 
   it('lets exactly one of 100 concurrent callbacks with one valid state consume it', async () => {
