@@ -1,2 +1,0 @@
-// A stand-in handler so the infra tests can build a function named "callback" without its real code.
-export const handler = async () => ({ statusCode: 204, body: '' });
