@@ -19,6 +19,8 @@ export type DeployProblemCode =
   | 'insecure_upstream'
   | 'private_upstream'
   | 'local_secret'
+  | 'partial_secret_arn'
+  | 'unsupported_idp'
   | 'missing_hosted_zone'
   | 'host_outside_zone'
   | 'routes_too_large';
@@ -43,11 +45,21 @@ export interface DeployRoute {
   readonly zone: HostedZoneRef;
 }
 
+/** The identity provider as the functions read it from `MCP_EDGE_IDP`. */
+export interface DeployIdp {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecretArn?: string;
+}
+
 /** Everything the stacks are built from, after every check passed. */
 export interface Deployment {
   readonly account: string;
   readonly region: string;
   readonly routes: readonly DeployRoute[];
+  readonly idp?: DeployIdp;
+  /** The routes' `upstream.clientSecret.secretArn`s, each once. */
+  readonly upstreamSecretArns: readonly string[];
 }
 
 export type DeployCheckResult =
@@ -60,15 +72,24 @@ export interface DeployCheckEnv {
 }
 
 /**
- * The part of the functions' 4 KiB environment the route table may take (`MCP_EDGE_ROUTES`); the
- * rest is left for the origin secret, the table name and `NODE_OPTIONS`.
+ * The part of the functions' 4 KiB environment the route table and identity provider may take
+ * (`MCP_EDGE_ROUTES`, `MCP_EDGE_IDP`); the rest is left for the variable names, the origin
+ * secret, the table name, the key ARN and `NODE_OPTIONS`.
  */
-export const ROUTES_ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 640;
+export const CONFIG_ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 512;
 
 /** The value of `MCP_EDGE_ROUTES`: the validated route configs, as the functions parse them. */
 export function routesEnvironmentValue(routes: readonly RouteConfig[]): string {
   return JSON.stringify(routes);
 }
+
+/** The value of `MCP_EDGE_IDP` (functions/adapters/lambda-services.ts). */
+export function idpEnvironmentValue(idp: DeployIdp): string {
+  return JSON.stringify(idp);
+}
+
+/** A complete Secrets Manager ARN ends in `-` and the six characters Secrets Manager appends. */
+const FULL_SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
 
 /** `path: message` lines, in config order. */
 export function formatProblems(problems: readonly DeployProblem[]): string[] {
@@ -148,11 +169,11 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
       );
     }
     if (route.upstream?.clientSecret?.env) {
-      add(
-        at('upstream', 'clientSecret', 'env'),
-        'local_secret',
-        'environment variables are read by the local gateway only; store the secret in Secrets Manager and use `clientSecret: { secretArn: "arn:aws:secretsmanager:..." }`',
-      );
+      add(at('upstream', 'clientSecret', 'env'), 'local_secret', LOCAL_SECRET);
+    }
+    const upstreamArn = route.upstream?.clientSecret?.secretArn;
+    if (upstreamArn && !FULL_SECRET_ARN.test(upstreamArn)) {
+      add(at('upstream', 'clientSecret', 'secretArn'), 'partial_secret_arn', PARTIAL_ARN);
     }
 
     // A loopback or IP-literal origin is reported above; it has no zone to be in.
@@ -175,26 +196,51 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
     }
   });
 
-  if (config.idp && 'clientSecret' in config.idp && config.idp.clientSecret?.env) {
+  let idp: DeployIdp | undefined;
+  if (config.idp && 'cognito' in config.idp) {
     add(
-      ['idp', 'clientSecret', 'env'],
-      'local_secret',
-      'environment variables are read by the local gateway only; store the secret in Secrets Manager and use `clientSecret: { secretArn: "arn:aws:secretsmanager:..." }`',
+      ['idp', 'cognito'],
+      'unsupported_idp',
+      'a Cognito user pool is not created by the deployment yet; configure the pool yourself and give its `issuer` and `clientId` (and `clientSecret.secretArn`) instead',
     );
+  } else if (config.idp) {
+    const secret = config.idp.clientSecret;
+    if (secret?.env) add(['idp', 'clientSecret', 'env'], 'local_secret', LOCAL_SECRET);
+    if (secret?.secretArn && !FULL_SECRET_ARN.test(secret.secretArn)) {
+      add(['idp', 'clientSecret', 'secretArn'], 'partial_secret_arn', PARTIAL_ARN);
+    }
+    idp = {
+      issuer: config.idp.issuer,
+      clientId: config.idp.clientId,
+      ...(secret?.secretArn ? { clientSecretArn: secret.secretArn } : {}),
+    };
   }
 
-  const routesBytes = Buffer.byteLength(routesEnvironmentValue(config.routes));
-  if (routesBytes > ROUTES_ENVIRONMENT_BUDGET_BYTES) {
+  const configBytes =
+    Buffer.byteLength(routesEnvironmentValue(config.routes)) +
+    (idp ? Buffer.byteLength(idpEnvironmentValue(idp)) : 0);
+  if (configBytes > CONFIG_ENVIRONMENT_BUDGET_BYTES) {
     add(
       ['routes'],
       'routes_too_large',
-      `the route table is ${routesBytes} bytes as JSON, more than the ${ROUTES_ENVIRONMENT_BUDGET_BYTES} bytes the functions' 4 KiB environment leaves for it; shorten optional fields (cimd, names) or split the routes over two deployments`,
+      `the route table (and identity provider) take ${configBytes} bytes as JSON, more than the ${CONFIG_ENVIRONMENT_BUDGET_BYTES} bytes the functions' 4 KiB environment leaves for them; shorten optional fields (cimd, names) or split the routes over two deployments`,
     );
   }
 
   if (problems.length > 0 || !region || !account) return { ok: false, problems };
-  return { ok: true, deployment: { account, region, routes } };
+  const upstreamSecretArns = [
+    ...new Set(config.routes.flatMap((r) => r.upstream?.clientSecret?.secretArn ?? [])),
+  ];
+  return {
+    ok: true,
+    deployment: { account, region, routes, upstreamSecretArns, ...(idp ? { idp } : {}) },
+  };
 }
+
+const LOCAL_SECRET =
+  'environment variables are read by the local gateway only; store the secret in Secrets Manager and use `clientSecret: { secretArn: "arn:aws:secretsmanager:..." }`';
+const PARTIAL_ARN =
+  'use the complete secret ARN, ending in "-" and the six characters Secrets Manager appends (the functions are granted exactly this ARN)';
 
 /** `mcp.example.com` is in `example.com` (and so is `example.com` itself); `mcp.other.org` is not. */
 export function isInZone(host: string, zoneName: string): boolean {

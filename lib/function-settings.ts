@@ -6,8 +6,20 @@ import { Duration } from 'aws-cdk-lib';
  * (no table access, buffered responses) unless it has an entry below.
  */
 export interface FunctionSettings {
-  /** Access to the gateway table (and its KMS key). */
+  /**
+   * `readWrite`: the function is built on the shared services (functions/adapters/lambda-services.ts):
+   * it may read and write the gateway table, and gets MCP_EDGE_TABLE, MCP_EDGE_KMS_KEY_ARN,
+   * MCP_EDGE_IDP and read access to the identity provider's client secret, which the services
+   * load at cold start.
+   */
   readonly tableAccess: 'none' | 'readWrite';
+  /**
+   * Uses the token vault: KMS data keys from the gateway key, only under the vault's encryption
+   * context (route, user, issuer) and only for this deployment's routes (docs/storage.md).
+   */
+  readonly vault: boolean;
+  /** Reads the routes' configured upstream client secrets (`upstream.clientSecret.secretArn`). */
+  readonly upstreamSecrets: boolean;
   /** Streams its response through API Gateway (`ResponseTransferMode.STREAM`). */
   readonly streaming: boolean;
   readonly memorySize: number;
@@ -18,9 +30,19 @@ export interface FunctionSettings {
 /** Least privilege: a function reads nothing it is not given. */
 export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
   tableAccess: 'none',
+  vault: false,
+  upstreamSecrets: false,
   streaming: false,
   memorySize: 256,
   timeout: Duration.seconds(10),
+};
+
+/** What the OAuth client steps (connect, callback) and the MCP proxy need: table, vault, secrets. */
+const OAUTH_CLIENT: Partial<FunctionSettings> = {
+  tableAccess: 'readWrite',
+  vault: true,
+  upstreamSecrets: true,
+  timeout: Duration.seconds(25),
 };
 
 /**
@@ -30,12 +52,12 @@ export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
 export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings>>> = {
   // Serves a document computed from its environment: no table, no outbound calls.
   cimd: { timeout: Duration.seconds(5) },
-  // Consumes OAuth state and stores tokens after a token request to the upstream.
-  callback: { tableAccess: 'readWrite', timeout: Duration.seconds(25) },
+  // Gateway sign-in: sessions in the table, the identity provider's secret; no vault.
   login: { tableAccess: 'readWrite', timeout: Duration.seconds(25) },
-  connect: { tableAccess: 'readWrite', timeout: Duration.seconds(25) },
+  connect: OAUTH_CLIENT,
+  callback: OAUTH_CLIENT,
   // MCP traffic: long-lived SSE streams, up to API Gateway's 15-minute streaming limit.
-  proxy: { tableAccess: 'readWrite', streaming: true, memorySize: 512, timeout: Duration.minutes(15) },
+  proxy: { ...OAUTH_CLIENT, streaming: true, memorySize: 512, timeout: Duration.minutes(15) },
 };
 
 /** The settings of one function: its entry over the defaults. */

@@ -1,10 +1,12 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type DeployIdp, idpEnvironmentValue } from './config-checks.ts';
 import { FUNCTION_LOG_RETENTION } from './defaults.ts';
 import type { FunctionSettings } from './function-settings.ts';
 
@@ -20,7 +22,34 @@ export interface GatewayFunctionProps {
   readonly environment: Readonly<Record<string, string>>;
   /** Granted read/write when `settings.tableAccess` is `readWrite`; never touched otherwise. */
   readonly table: ITable;
+  /** The gateway key: encrypts the table and seals the vault's data keys. */
+  readonly key: IKey;
+  /** The deployment's route origins: the only `route` values the vault may use as KMS context. */
+  readonly routeOrigins: readonly string[];
+  readonly idp?: DeployIdp | undefined;
+  readonly upstreamSecretArns: readonly string[];
 }
+
+/** The item operations the stores use (lib-dynamodb Get/Put/Update/Delete/Query, and batches). */
+const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+];
+
+/** What DynamoDB needs from the caller for a table encrypted with a customer-managed key. */
+const TABLE_KEY_ACTIONS = [
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:Encrypt',
+  'kms:ReEncrypt*',
+  'kms:GenerateDataKey*',
+];
 
 /**
  * ESM bundles can still contain CommonJS dependencies that call `require`; this gives them one.
@@ -31,8 +60,9 @@ const ESM_REQUIRE_BANNER =
 
 /**
  * One gateway Lambda function: Node.js 24 on ARM64, bundled by the local esbuild as minified ESM
- * with source maps, logging to its own log group, with a role whose only permissions are writing
- * to that log group (plus the table, for functions that need it). No managed policy is attached.
+ * with source maps, logging to its own log group. Its role starts with one permission, writing to
+ * that log group (no managed policy), and gets the table, the vault's KMS data keys and configured
+ * secrets only when its {@link FunctionSettings} ask for them.
  */
 export class GatewayFunction extends Construct {
   public readonly function: NodejsFunction;
@@ -47,7 +77,7 @@ export class GatewayFunction extends Construct {
 
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `MCP Edge ${name} function: writes its own logs${settings.tableAccess === 'none' ? '' : ', reads and writes the gateway table'}`,
+      description: `MCP Edge ${name} function`,
     });
     this.logGroup.grantWrite(this.role);
 
@@ -55,16 +85,9 @@ export class GatewayFunction extends Construct {
       ...props.environment,
       NODE_OPTIONS: '--enable-source-maps',
     };
-    if (settings.tableAccess === 'readWrite') {
-      props.table.grantReadWriteData(this.role);
-      environment.MCP_EDGE_TABLE = props.table.tableName;
-      for (const action of ['kms:ReEncrypt*', 'kms:GenerateDataKey*']) {
-        Validations.of(this.role).acknowledge({
-          id: `AwsSolutions-IAM5[Action::${action}]`,
-          reason: `The ${name} function reads and writes the KMS-encrypted gateway table; ${action} is part of the DynamoDB grant for a customer-managed key and is scoped to that one key's ARN.`,
-        });
-      }
-    }
+    if (settings.tableAccess === 'readWrite') this.grantServices(props, environment);
+    if (settings.vault) this.grantVault(props);
+    if (settings.upstreamSecrets) this.grantSecretValues(props.upstreamSecretArns);
 
     this.function = new NodejsFunction(this, 'Function', {
       entry: `${props.functionsDir}/${name}/handler.ts`,
@@ -91,5 +114,56 @@ export class GatewayFunction extends Construct {
         banner: ESM_REQUIRE_BANNER,
       },
     });
+  }
+
+  /** The table, its key (only through DynamoDB) and what the shared services read at cold start. */
+  private grantServices(props: GatewayFunctionProps, environment: Record<string, string>): void {
+    const { name } = props;
+    props.table.grant(this.role, ...TABLE_ACTIONS);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: TABLE_KEY_ACTIONS,
+        resources: [props.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+    for (const action of ['kms:ReEncrypt*', 'kms:GenerateDataKey*']) {
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: `The ${name} function reads and writes the gateway table, which DynamoDB encrypts with the customer-managed gateway key; ${action} is in the set DynamoDB documents for such tables, limited to that one key and to calls made through DynamoDB (kms:ViaService).`,
+      });
+    }
+    environment.MCP_EDGE_TABLE = props.table.tableName;
+    environment.MCP_EDGE_KMS_KEY_ARN = props.key.keyArn;
+    if (props.idp) {
+      environment.MCP_EDGE_IDP = idpEnvironmentValue(props.idp);
+      if (props.idp.clientSecretArn) this.grantSecretValues([props.idp.clientSecretArn]);
+    }
+  }
+
+  /** Data keys for the token vault, only under its full encryption context (docs/storage.md). */
+  private grantVault(props: GatewayFunctionProps): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [props.key.keyArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['route', 'user', 'issuer'] },
+          Null: {
+            'kms:EncryptionContext:route': 'false',
+            'kms:EncryptionContext:user': 'false',
+            'kms:EncryptionContext:issuer': 'false',
+          },
+          StringEquals: { 'kms:EncryptionContext:route': [...props.routeOrigins] },
+        },
+      }),
+    );
+  }
+
+  private grantSecretValues(arns: readonly string[]): void {
+    if (arns.length === 0) return;
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...arns] }),
+    );
   }
 }

@@ -71,6 +71,10 @@ export class GatewayStack extends Stack {
         settings,
         environment,
         table: this.data.table,
+        key: this.data.key,
+        routeOrigins: deployment.routes.map((r) => r.config.from),
+        idp: deployment.idp,
+        upstreamSecretArns: deployment.upstreamSecretArns,
       });
       functions.set(name, fn);
       apiFunctions.set(name, { function: fn.function, settings });

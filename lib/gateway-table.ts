@@ -6,7 +6,9 @@ import { TABLE_DEFINITION } from '../functions/core/store/table.ts';
 
 /**
  * The one DynamoDB table (OAuth state, sessions, the token vault) and the customer-managed KMS key
- * that encrypts it, built from the same {@link TABLE_DEFINITION} the local gateway uses.
+ * that encrypts it, built from the same {@link TABLE_DEFINITION} the local gateway uses. The same
+ * key seals the vault's per-item data keys; IAM keeps the two uses apart (table access only
+ * through DynamoDB, vault access only under the vault's encryption context).
  *
  * Both are retained when the stack is deleted and the table has deletion protection: they hold
  * users' upstream tokens, and losing them forces every user to sign in again.
@@ -19,7 +21,7 @@ export class GatewayTable extends Construct {
     super(scope, id);
 
     this.key = new Key(this, 'Key', {
-      description: 'MCP Edge: encrypts the gateway table (OAuth state, sessions, token vault)',
+      description: 'MCP Edge: encrypts the gateway table and the token vault data keys',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });

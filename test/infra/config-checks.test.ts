@@ -148,6 +148,41 @@ describe('checkDeployConfig', () => {
     expect(problems[0]!.message).toContain('secretArn');
   });
 
+  it('refuses partial secret ARNs: the functions are granted exactly the ARN given', () => {
+    const problems = problemsOf({
+      ...base,
+      routes: [
+        {
+          ...route,
+          upstream: {
+            clientId: 'c',
+            clientSecret: { secretArn: 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:tools' },
+          },
+        },
+      ],
+    });
+    expect(codesAt(problems)).toEqual([['routes[0].upstream.clientSecret.secretArn', 'partial_secret_arn']]);
+    expect(problems[0]!.message).toContain('six characters');
+  });
+
+  it('refuses a Cognito identity provider, which the deployment does not create yet', () => {
+    expect(
+      codesAt(problemsOf({ ...base, routes: [route], idp: { cognito: { domainPrefix: 'edge' } } })),
+    ).toEqual([['idp.cognito', 'unsupported_idp']]);
+  });
+
+  it('collects the identity provider and the upstream secret ARNs the functions may read', () => {
+    const result = check(readFixture('infra-three-routes.config.json'));
+    expect(result.ok && result.deployment.idp).toEqual({
+      issuer: 'https://login.example.com',
+      clientId: 'mcp-edge',
+      clientSecretArn: 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:idp-QwErTy',
+    });
+    expect(result.ok && result.deployment.upstreamSecretArns).toEqual([
+      'arn:aws:secretsmanager:eu-central-1:111122223333:secret:tools-AbCdEf',
+    ]);
+  });
+
   it('refuses a route table too large for the functions’ 4 KiB environment', () => {
     const routes = Array.from({ length: 30 }, (_, i) => ({
       from: `https://route-${i}.example.com`,

@@ -1,26 +1,36 @@
-import { resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINTS, type Endpoint } from '../../functions/core/endpoints.ts';
 import { unacknowledgedFindings } from './nag.ts';
-import { readFixture, type Synthesized, synthesize } from './synth.ts';
+import { REPO_ROOT, readFixture, type Synthesized, synthesize } from './synth.ts';
 
 /**
- * The endpoint table as it will grow: a callback row and a streaming catch-all proxy row next to
- * the CIMD row. The names are not in `FunctionName` yet, hence the cast; the handlers are stubs.
+ * The endpoint table as it will grow: today's rows plus a streaming catch-all proxy. `proxy` is not
+ * a `FunctionName` yet, hence the cast; every handler is a stub written to a temporary folder.
  */
 const GROWN_TABLE = [
   ...ENDPOINTS,
-  { path: '/.pomerium/oauth/callback', methods: ['GET'], function: 'callback', cacheable: false },
   { path: '/', methods: ['GET', 'POST', 'DELETE'], function: 'proxy', cacheable: false },
   { path: '/{proxy+}', methods: ['GET', 'POST', 'DELETE'], function: 'proxy', cacheable: false },
 ] as unknown as readonly Endpoint[];
+const NAMES = [...new Set(GROWN_TABLE.map((e) => e.function as string))];
+
+// NodejsFunction wants entries under the project root: a scratch folder in the git-ignored .local/.
+mkdirSync(join(REPO_ROOT, '.local'), { recursive: true });
+const functionsDir = mkdtempSync(join(REPO_ROOT, '.local', 'infra-stubs-'));
+afterAll(() => rmSync(functionsDir, { recursive: true, force: true }));
 
 let s: Synthesized;
 beforeAll(() => {
-  s = synthesize(readFixture('infra-three-routes.config.json'), {
-    endpoints: GROWN_TABLE,
-    functionsDir: resolve(import.meta.dirname, 'stub-functions'),
-  });
+  for (const name of NAMES) {
+    mkdirSync(join(functionsDir, name));
+    writeFileSync(
+      join(functionsDir, name, 'handler.ts'),
+      'export const handler = async () => ({ statusCode: 204 });\n',
+    );
+  }
+  s = synthesize(readFixture('infra-three-routes.config.json'), { endpoints: GROWN_TABLE, functionsDir });
 });
 
 type Props = Record<string, unknown>;
@@ -35,44 +45,31 @@ function functionNamed(name: string): { id: string; properties: Props } {
   return { id, properties: (resource as { Properties: Props }).Properties };
 }
 
-function methodsOf(functionId: string): Props[] {
+function methodsOf(name: string): Props[] {
+  const { id } = functionNamed(name);
   return Object.values(s.gatewayTemplate.findResources('AWS::ApiGateway::Method'))
     .map((m) => (m as { Properties: Props }).Properties)
-    .filter((p) => JSON.stringify(p.Integration).includes(`"${functionId}"`));
-}
-
-function policyStatementsOf(functionId: string): unknown[] {
-  const fn = functionNamed(functionId).properties;
-  const roleId = (fn.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
-  return Object.values(s.gatewayTemplate.findResources('AWS::IAM::Policy'))
-    .map(
-      (p) => (p as { Properties: { Roles: unknown; PolicyDocument: { Statement: unknown[] } } }).Properties,
-    )
-    .filter((p) => JSON.stringify(p.Roles).includes(`"${roleId}"`))
-    .flatMap((p) => p.PolicyDocument.Statement);
+    .filter((p) => JSON.stringify(p.Integration).includes(`"${id}"`));
 }
 
 describe('generation from the endpoint table', () => {
   it('creates one function per function name, however many rows name it', () => {
-    expect(Object.keys(s.gatewayTemplate.findResources('AWS::Lambda::Function'))).toHaveLength(3);
+    expect(Object.keys(s.gatewayTemplate.findResources('AWS::Lambda::Function'))).toHaveLength(NAMES.length);
   });
 
-  it('creates one method per row and method, each on its own function', () => {
-    expect(methodsOf(functionNamed('cimd').id).map((m) => m.HttpMethod)).toEqual(['GET', 'HEAD', 'OPTIONS']);
-    expect(methodsOf(functionNamed('callback').id).map((m) => m.HttpMethod)).toEqual(['GET']);
-    expect(methodsOf(functionNamed('proxy').id).map((m) => m.HttpMethod)).toEqual([
-      'GET',
-      'POST',
-      'DELETE',
-      'GET',
-      'POST',
-      'DELETE',
-    ]);
+  it('creates one method per row and method, each integrated with its own function', () => {
+    for (const name of NAMES) {
+      const expected = GROWN_TABLE.filter((e) => e.function === name).flatMap((e) => e.methods);
+      expect(
+        methodsOf(name).map((m) => m.HttpMethod),
+        name,
+      ).toEqual(expected);
+    }
     s.gatewayTemplate.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
   });
 
   it('streams the proxy function’s responses, with its 15-minute timeout on the integration', () => {
-    for (const method of methodsOf(functionNamed('proxy').id)) {
+    for (const method of methodsOf('proxy')) {
       expect(method.Integration).toMatchObject({
         Type: 'AWS_PROXY',
         ResponseTransferMode: 'STREAM',
@@ -80,34 +77,23 @@ describe('generation from the endpoint table', () => {
       });
     }
     expect(functionNamed('proxy').properties.Timeout).toBe(900);
-    for (const method of methodsOf(functionNamed('callback').id)) {
-      expect((method.Integration as Props).ResponseTransferMode).toBeUndefined();
+    for (const name of NAMES.filter((n) => n !== 'proxy')) {
+      for (const method of methodsOf(name))
+        expect((method.Integration as Props).ResponseTransferMode).toBeUndefined();
     }
-  });
-
-  it('gives table access (and the table name) only to functions whose settings ask for it', () => {
-    for (const name of ['callback', 'proxy']) {
-      const env = (functionNamed(name).properties.Environment as { Variables: Props }).Variables;
-      expect(env.MCP_EDGE_TABLE, name).toEqual({ Ref: expect.stringMatching(/^DataTable/) });
-      expect(JSON.stringify(policyStatementsOf(name)), name).toContain('dynamodb:PutItem');
-    }
-    const cimdEnv = (functionNamed('cimd').properties.Environment as { Variables: Props }).Variables;
-    expect(cimdEnv.MCP_EDGE_TABLE).toBeUndefined();
-    expect(JSON.stringify(policyStatementsOf('cimd'))).not.toMatch(/dynamodb|kms/);
   });
 
   it('caches only the cacheable rows at the edge', () => {
     const distributions = Object.values(s.gatewayTemplate.findResources('AWS::CloudFront::Distribution')) as {
       Properties: { DistributionConfig: { CacheBehaviors: { PathPattern: string }[] } };
     }[];
+    const cacheable = GROWN_TABLE.filter((e) => e.cacheable).map((e) => e.path);
     for (const d of distributions) {
-      expect(d.Properties.DistributionConfig.CacheBehaviors.map((b) => b.PathPattern)).toEqual([
-        '/.well-known/mcp-client-metadata.json',
-      ]);
+      expect(d.Properties.DistributionConfig.CacheBehaviors.map((b) => b.PathPattern)).toEqual(cacheable);
     }
   });
 
-  it('stays free of unacknowledged cdk-nag findings with table-reading functions', () => {
+  it('stays free of unacknowledged cdk-nag findings', () => {
     expect(unacknowledgedFindings(s.app)).toEqual([]);
   });
 });

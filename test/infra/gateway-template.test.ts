@@ -368,6 +368,88 @@ describe('cimd function', () => {
   });
 });
 
+describe('functions on the shared services (login, connect, callback)', () => {
+  const fn = (name: string) => {
+    const found = Object.entries(
+      s.gatewayTemplate.findResources('AWS::Lambda::Function', {
+        Properties: { Description: `MCP Edge: ${name}` },
+      }),
+    );
+    expect(found, name).toHaveLength(1);
+    return found[0]![1] as {
+      Properties: { Role: { 'Fn::GetAtt': [string] }; Environment: { Variables: Props } };
+    };
+  };
+  type Props = Record<string, unknown>;
+  type Statement = { Action: string | string[]; Resource: unknown; Condition?: Record<string, Props> };
+  const statements = (name: string): Statement[] => {
+    const roleId = fn(name).Properties.Role['Fn::GetAtt'][0];
+    return Object.values(s.gatewayTemplate.findResources('AWS::IAM::Policy'))
+      .map(
+        (p) =>
+          (p as { Properties: { Roles: unknown; PolicyDocument: { Statement: Statement[] } } }).Properties,
+      )
+      .filter((p) => JSON.stringify(p.Roles).includes(`"${roleId}"`))
+      .flatMap((p) => p.PolicyDocument.Statement);
+  };
+  const actions = (st: Statement) => [st.Action].flat();
+  const IDP_SECRET = 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:idp-QwErTy';
+  const TOOLS_SECRET = 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:tools-AbCdEf';
+
+  it.each(['login', 'connect', 'callback'])(
+    '%s gets the table, the key ARN and the identity provider',
+    (name) => {
+      const env = fn(name).Properties.Environment.Variables;
+      expect(env.MCP_EDGE_TABLE).toEqual({ Ref: expect.stringMatching(/^DataTable/) });
+      expect(env.MCP_EDGE_KMS_KEY_ARN).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DataKey/), 'Arn'] });
+      expect(JSON.parse(env.MCP_EDGE_IDP as string)).toEqual({
+        issuer: 'https://login.example.com',
+        clientId: 'mcp-edge',
+        clientSecretArn: IDP_SECRET,
+      });
+    },
+  );
+
+  it.each(['login', 'connect', 'callback'])('%s reaches the table key only through DynamoDB', (name) => {
+    const table = statements(name).find((st) => actions(st).includes('dynamodb:PutItem'))!;
+    expect(actions(table)).not.toContain('dynamodb:Scan');
+    expect([table.Resource].flat()).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^DataTable/), 'Arn'] }]);
+    const key = statements(name).find((st) => actions(st).includes('kms:Encrypt'))!;
+    expect(key.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': 'dynamodb.eu-central-1.amazonaws.com' },
+    });
+  });
+
+  it.each(['connect', 'callback'])(
+    '%s gets vault data keys only under the full vault context, for this deployment’s routes',
+    (name) => {
+      const vault = statements(name).filter((st) => actions(st).includes('kms:GenerateDataKey'));
+      expect(vault).toHaveLength(1);
+      expect(actions(vault[0]!)).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
+      expect(vault[0]!.Condition).toEqual({
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['route', 'user', 'issuer'] },
+        Null: {
+          'kms:EncryptionContext:route': 'false',
+          'kms:EncryptionContext:user': 'false',
+          'kms:EncryptionContext:issuer': 'false',
+        },
+        StringEquals: { 'kms:EncryptionContext:route': HOSTS.map((h) => `https://${h}`) },
+      });
+    },
+  );
+
+  it('keeps login out of the vault and the upstream client secrets', () => {
+    expect(statements('login').filter((st) => actions(st).includes('kms:GenerateDataKey'))).toEqual([]);
+    const secrets = statements('login').filter((st) => actions(st).includes('secretsmanager:GetSecretValue'));
+    expect(secrets.flatMap((st) => [st.Resource].flat())).toEqual([IDP_SECRET]);
+  });
+
+  it.each(['connect', 'callback'])('%s may read exactly the configured secrets', (name) => {
+    const secrets = statements(name).filter((st) => actions(st).includes('secretsmanager:GetSecretValue'));
+    expect(secrets.flatMap((st) => [st.Resource].flat()).sort()).toEqual([IDP_SECRET, TOOLS_SECRET].sort());
+  });
+});
+
 describe('origin-verify secret', () => {
   it('is one generated Secrets Manager secret shared by all routes; its value is not in the template', () => {
     s.gatewayTemplate.resourceCountIs('AWS::SecretsManager::Secret', 1);

@@ -51,6 +51,8 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-CFR3',
       'AwsSolutions-COG4',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
       'AwsSolutions-SMG4',
     ]);
   });

@@ -84,21 +84,65 @@ describe('adding a route', () => {
     }
   });
 
-  it('changes shared resources only by the new route in the functions’ route table', () => {
+  it('changes shared resources only where they list the routes: route table and vault KMS condition', () => {
     const was = resourcesOf(before.gatewayTemplate);
     const now = resourcesOf(after.gatewayTemplate);
     const changed = Object.keys(was).filter(
       (id) => !isRouteResource(id) && JSON.stringify(was[id]) !== JSON.stringify(now[id]),
     );
-    expect(changed.map((id) => now[id]!.Type)).toEqual(['AWS::Lambda::Function']);
-    const routesEnv = (r: unknown) =>
-      JSON.parse(
-        (r as { Properties: { Environment: { Variables: { MCP_EDGE_ROUTES: string } } } }).Properties
-          .Environment.Variables.MCP_EDGE_ROUTES,
-      ) as { from: string }[];
-    expect(routesEnv(now[changed[0]!]).map((r) => r.from)).toEqual(fourRoutes.routes.map((r) => r.from));
+    expect([...new Set(changed.map((id) => now[id]!.Type))].sort()).toEqual([
+      'AWS::IAM::Policy',
+      'AWS::Lambda::Function',
+    ]);
+    for (const id of changed) {
+      expect(withoutRouteLists(now[id]), `${id} changed beyond its route list`).toEqual(
+        withoutRouteLists(was[id]),
+      );
+    }
+    const fourOrigins = fourRoutes.routes.map((r) => r.from);
+    for (const id of changed.filter((i) => now[i]!.Type === 'AWS::Lambda::Function')) {
+      expect(routeListsOf(now[id]).routes).toEqual(fourOrigins);
+    }
+    for (const id of changed.filter((i) => now[i]!.Type === 'AWS::IAM::Policy')) {
+      expect(routeListsOf(now[id]).kmsRoutes).toEqual(fourOrigins);
+    }
   });
 });
+
+/** The two places shared resources list the routes, as origins. */
+function routeListsOf(resource: unknown): { routes?: string[]; kmsRoutes?: string[] } {
+  const r = resource as {
+    Properties: {
+      Environment?: { Variables: { MCP_EDGE_ROUTES?: string } };
+      PolicyDocument?: { Statement: { Condition?: { StringEquals?: Record<string, string[]> } }[] };
+    };
+  };
+  const env = r.Properties.Environment?.Variables.MCP_EDGE_ROUTES;
+  const kms = r.Properties.PolicyDocument?.Statement.map(
+    (st) => st.Condition?.StringEquals?.['kms:EncryptionContext:route'],
+  ).find(Boolean);
+  return {
+    ...(env ? { routes: (JSON.parse(env) as { from: string }[]).map((x) => x.from) } : {}),
+    ...(kms ? { kmsRoutes: kms } : {}),
+  };
+}
+
+/** A copy of a resource with its route lists blanked out. */
+function withoutRouteLists(resource: unknown): unknown {
+  const copy = structuredClone(resource) as {
+    Properties: {
+      Environment?: { Variables: Record<string, unknown> };
+      PolicyDocument?: { Statement: { Condition?: { StringEquals?: Record<string, unknown> } }[] };
+    };
+  };
+  if (copy.Properties.Environment) copy.Properties.Environment.Variables.MCP_EDGE_ROUTES = '<routes>';
+  for (const statement of copy.Properties.PolicyDocument?.Statement ?? []) {
+    if (statement.Condition?.StringEquals?.['kms:EncryptionContext:route']) {
+      statement.Condition.StringEquals['kms:EncryptionContext:route'] = '<routes>';
+    }
+  }
+  return copy;
+}
 
 describe('removing a route', () => {
   it('leaves the other routes’ resources unchanged', () => {
@@ -136,7 +180,10 @@ describe('origin secret generation', () => {
     expect(newId).not.toBe(oldId);
     const json = JSON.stringify(bumped.gatewayTemplate.toJSON());
     expect(json).not.toContain(`"Ref":"${oldId}"`);
-    // One reference per distribution (3) and one per function (1).
-    expect(json.split(`{"Ref":"${newId}"}`).length - 1).toBe(4);
+    // One reference per distribution (origin header) and one per function (environment).
+    const count = (type: string) => Object.keys(bumped.gatewayTemplate.findResources(type)).length;
+    expect(json.split(`{"Ref":"${newId}"}`).length - 1).toBe(
+      count('AWS::CloudFront::Distribution') + count('AWS::Lambda::Function'),
+    );
   });
 });
