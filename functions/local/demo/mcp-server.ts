@@ -1,0 +1,160 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import * as jose from 'jose';
+import { z } from 'zod';
+import type { RequestHandler } from './https-listener.ts';
+
+export interface DemoMcpServerOptions {
+  /** The MCP URL, `https://localhost:PORT/mcp`: the resource identifier and the tokens' `aud`. */
+  readonly resource: string;
+  /** The authorization server whose tokens are accepted (`iss`). */
+  readonly issuer: string;
+  /** Its public signing keys. */
+  readonly jwks: jose.JSONWebKeySet;
+  /** The scope every call needs. */
+  readonly scope: string;
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function createServer(): McpServer {
+  const server = new McpServer({ name: 'mcp-edge-demo-upstream', version: '1.0.0' });
+  server.registerTool(
+    'whoami',
+    {
+      description: 'Who the access token was issued to: its subject and OAuth client.',
+      outputSchema: { sub: z.string(), client_id: z.string(), scope: z.string() },
+    },
+    (extra) => {
+      const auth = extra.authInfo;
+      const result = {
+        sub: String(auth?.extra?.sub ?? ''),
+        client_id: auth?.clientId ?? '',
+        scope: auth?.scopes.join(' ') ?? '',
+      };
+      return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
+    },
+  );
+  server.registerTool(
+    'echo',
+    { description: 'Returns the text it is given.', inputSchema: { text: z.string() } },
+    ({ text }) => ({ content: [{ type: 'text', text }] }),
+  );
+  return server;
+}
+
+/**
+ * The demo upstream MCP server as an OAuth protected resource: RFC 9728 metadata at
+ * `/.well-known/oauth-protected-resource/mcp` (and the root path), and `/mcp` over Streamable HTTP
+ * (MCP SDK v1, stateless: a server and transport per request) for requests with a valid bearer
+ * JWT (RFC 9068: `typ` at+jwt, `iss`, `aud` = the MCP URL, the scope). Anything else gets the
+ * RFC 6750 challenge that points MCP clients at the metadata.
+ */
+export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
+  const resource = new URL(options.resource);
+  const metadataUrl = `${resource.origin}/.well-known/oauth-protected-resource${resource.pathname}`;
+  const metadataPaths = new Set([
+    `/.well-known/oauth-protected-resource${resource.pathname}`,
+    '/.well-known/oauth-protected-resource',
+  ]);
+  const keys = jose.createLocalJWKSet(options.jwks);
+
+  const challenge = (error?: string) =>
+    [
+      `Bearer resource_metadata="${metadataUrl}"`,
+      `scope="${options.scope}"`,
+      ...(error ? [`error="${error}"`] : []),
+    ].join(', ');
+
+  async function authenticate(
+    req: IncomingMessage,
+  ): Promise<{ ok: true; auth: AuthInfo } | { ok: false; status: 401 | 403; error: string }> {
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? '');
+    // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    if (!match) return { ok: false, status: 401, error: 'unauthorized' };
+    const token = match[1]!;
+    let payload: jose.JWTPayload;
+    try {
+      ({ payload } = await jose.jwtVerify(token, keys, {
+        issuer: options.issuer,
+        audience: options.resource,
+        typ: 'at+jwt',
+        requiredClaims: ['exp', 'sub', 'client_id'],
+      }));
+    } catch {
+      return { ok: false, status: 401, error: 'invalid_token' };
+    }
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+    if (!scopes.includes(options.scope)) {
+      return { ok: false, status: 403, error: 'insufficient_scope' };
+    }
+    return {
+      ok: true,
+      auth: {
+        token,
+        clientId: String(payload.client_id),
+        scopes,
+        expiresAt: payload.exp,
+        resource,
+        extra: { sub: payload.sub },
+      },
+    };
+  }
+
+  return async (req, res) => {
+    const path = new URL(req.url ?? '/', resource.origin).pathname;
+    if (metadataPaths.has(path)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
+        return;
+      }
+      json(
+        res,
+        200,
+        {
+          resource: options.resource,
+          authorization_servers: [options.issuer],
+          scopes_supported: [options.scope],
+          bearer_methods_supported: ['header'],
+          resource_name: 'MCP Edge demo upstream',
+        },
+        { 'access-control-allow-origin': '*' },
+      );
+      return;
+    }
+    if (path !== resource.pathname) {
+      json(res, 404, { error: 'not_found' });
+      return;
+    }
+    const authenticated = await authenticate(req);
+    if (!authenticated.ok) {
+      const { status, error } = authenticated;
+      const header = challenge(error === 'unauthorized' ? undefined : error);
+      json(res, status, { error }, { 'www-authenticate': header });
+      return;
+    }
+    if (req.method !== 'POST') {
+      // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
+      json(
+        res,
+        405,
+        { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null },
+        { allow: 'POST' },
+      );
+      return;
+    }
+    const server = createServer();
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(Object.assign(req, { auth: authenticated.auth }), res);
+  };
+}
