@@ -2,10 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './synth.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'mcp-edge-synth-'));
+let bundledCimd: { file: string; routes: string } | undefined;
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 /** Runs the real CDK CLI offline: no credentials, no AWS endpoints, no notices. */
@@ -28,7 +30,7 @@ function cdkSynth(config: string, outdir: string) {
 }
 
 describe('npx cdk synth', () => {
-  it('synthesizes the three-route fixture offline, bundling the cimd function with esbuild', () => {
+  it('synthesizes the three-route fixture offline, bundling every function with the local esbuild', () => {
     const outdir = join(out, 'ok');
     const result = cdkSynth('test/fixtures/infra-three-routes.config.json', outdir);
     console.info(`cdk synth with bundling took ${result.seconds.toFixed(1)} s`);
@@ -37,7 +39,14 @@ describe('npx cdk synth', () => {
     expect(existsSync(join(outdir, 'McpEdgeGateway.template.json'))).toBe(true);
 
     const template = JSON.parse(readFileSync(join(outdir, 'McpEdgeGateway.template.json'), 'utf8'));
-    type LambdaResource = { Type: string; Properties: { Description?: string; Code?: { S3Key: string } } };
+    type LambdaResource = {
+      Type: string;
+      Properties: {
+        Description?: string;
+        Code?: { S3Key: string };
+        Environment?: { Variables: Record<string, string> };
+      };
+    };
     const fn = Object.values(template.Resources as Record<string, LambdaResource>).find(
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === 'MCP Edge: cimd',
     );
@@ -50,6 +59,31 @@ describe('npx cdk synth', () => {
       true,
     );
     expect(code).toMatch(/export\s*\{[^}]*\bhandler\b/);
+    bundledCimd = {
+      file: join(bundle, 'index.mjs'),
+      routes: fn!.Properties.Environment!.Variables.MCP_EDGE_ROUTES!,
+    };
+  });
+
+  it('produces a cimd bundle that runs: it serves the document with the template’s route table', async () => {
+    expect(bundledCimd, 'needs the synth above').toBeDefined();
+    process.env.MCP_EDGE_ROUTES = bundledCimd!.routes;
+    process.env.MCP_EDGE_ORIGIN_VERIFY = 'origin-secret-for-this-test';
+    const { handler } = (await import(pathToFileURL(bundledCimd!.file).href)) as {
+      handler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
+    };
+    const event = (secret?: string) => ({
+      httpMethod: 'GET',
+      path: '/.well-known/mcp-client-metadata.json',
+      headers: { Host: 'mcp.example.com', ...(secret ? { 'x-mcp-edge-origin-verify': secret } : {}) },
+      requestContext: { domainName: 'mcp.example.com' },
+    });
+    const served = await handler(event('origin-secret-for-this-test'));
+    expect(served.statusCode).toBe(200);
+    expect(JSON.parse(served.body).client_id).toBe(
+      'https://mcp.example.com/.well-known/mcp-client-metadata.json',
+    );
+    expect((await handler(event())).statusCode).toBe(403);
   });
 
   it('refuses a local-only config with exit code 1 and the messages, without a stack trace', () => {
