@@ -36,9 +36,9 @@ export class TestBrowser {
     this.agent = new Agent({ connect: { ca } });
   }
 
-  async request(url: URL, init: { method?: string; body?: URLSearchParams } = {}) {
+  async request(url: URL, init: { method?: string; body?: URLSearchParams; accept?: string } = {}) {
     const cookies = this.jar.get(url.hostname) ?? new Map<string, string>();
-    const headers: Record<string, string> = { accept: 'text/html' };
+    const headers: Record<string, string> = { accept: init.accept ?? 'text/html' };
     if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const res = await undiciFetch(url, {
       method: init.method ?? 'GET',
@@ -60,29 +60,31 @@ export class TestBrowser {
   }
 
   /**
-   * Follows redirects and forms from an authorization request until the authorization server
-   * sends the browser to `redirectUri`, and returns that URL (with `code`, `state`, `iss`).
+   * Follows redirects and fills login/consent forms (as `login`, any password) from `start` until
+   * a redirect to a URL `stop` accepts (returned without being fetched) or a page without such a
+   * form (returned with its status and HTML).
    */
-  async authorize(authorizationUrl: URL, redirectUri: string, login: string): Promise<URL> {
-    let url = authorizationUrl;
+  async follow(
+    start: URL,
+    login: string,
+    stop: (url: URL) => boolean = () => false,
+  ): Promise<{ url: URL; status?: number; html?: string }> {
+    let url = start;
     let body: URLSearchParams | undefined;
-    for (let step = 0; step < 20; step++) {
+    for (let step = 0; step < 30; step++) {
       const res = await this.request(url, body ? { method: 'POST', body } : {});
       body = undefined;
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
         await res.body?.cancel();
-        const next = new URL(location, url);
-        if (next.href.startsWith(`${redirectUri}?`)) return next;
-        url = next;
+        url = new URL(location, url);
+        if (stop(url)) return { url };
         continue;
       }
       const html = await res.text();
       const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(html)?.[1];
       const prompt = /name="prompt" value="([a-z]+)"/.exec(html)?.[1];
-      if (res.status !== 200 || !action || !prompt) {
-        throw new Error(`unexpected answer ${res.status} at ${url.pathname}: ${html.slice(0, 300)}`);
-      }
+      if (!action || !prompt) return { url, status: res.status, html };
       this.prompts.push(prompt);
       body = new URLSearchParams({ prompt });
       if (prompt === 'login') {
@@ -91,7 +93,19 @@ export class TestBrowser {
       }
       url = new URL(htmlUnescape(action), url);
     }
-    throw new Error('too many steps before the redirect');
+    throw new Error('too many steps');
+  }
+
+  /**
+   * Walks an authorization request until the authorization server sends the browser to
+   * `redirectUri`, and returns that URL (with `code`, `state`, `iss`).
+   */
+  async authorize(authorizationUrl: URL, redirectUri: string, login: string): Promise<URL> {
+    const end = await this.follow(authorizationUrl, login, (url) => url.href.startsWith(`${redirectUri}?`));
+    if (end.status !== undefined) {
+      throw new Error(`unexpected answer ${end.status} at ${end.url.pathname}: ${end.html?.slice(0, 300)}`);
+    }
+    return end.url;
   }
 
   close(): Promise<void> {
