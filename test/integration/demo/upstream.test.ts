@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   StreamableHTTPClientTransport,
@@ -109,6 +111,52 @@ async function connect(accessToken?: string) {
   });
   await client.connect(transport);
   return client;
+}
+
+/** An MCP SDK client's OAuth side with a CIMD client ID, keeping everything in memory. */
+class CimdClientProvider implements OAuthClientProvider {
+  authorizationUrl?: URL;
+  private information?: Awaited<ReturnType<OAuthClientProvider['clientInformation']>>;
+  private saved?: Awaited<ReturnType<OAuthClientProvider['tokens']>>;
+  private verifier = '';
+
+  constructor(
+    readonly clientMetadataUrl: string,
+    private readonly redirectUri: string,
+  ) {}
+  get redirectUrl() {
+    return this.redirectUri;
+  }
+  get clientMetadata() {
+    return {
+      client_name: 'Demo tools via MCP Edge',
+      redirect_uris: [this.redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  clientInformation() {
+    return this.information;
+  }
+  saveClientInformation(information: typeof this.information) {
+    this.information = information;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens: typeof this.saved) {
+    this.saved = tokens;
+  }
+  redirectToAuthorization(url: URL) {
+    this.authorizationUrl = url;
+  }
+  saveCodeVerifier(verifier: string) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
 }
 
 describe('demo upstream MCP server', () => {
@@ -281,6 +329,36 @@ describe('demo upstream authorization server', () => {
       client_id: cimd.clientId,
     });
     expect(after.body.error).toBe('invalid_grant');
+  });
+
+  it('lets an MCP SDK client discover it from the 401 and authorize with a CIMD client ID', async () => {
+    const provider = new CimdClientProvider(cimd.clientId, cimd.redirectUri);
+    const transport = () =>
+      new StreamableHTTPClientTransport(new URL(upstream.mcpUrl), {
+        fetch: caFetch(agent),
+        authProvider: provider,
+      });
+    const first = transport();
+    const refused = await new Client({ name: 'sdk-oauth', version: '1.0.0' }).connect(first).catch((e) => e);
+    expect(refused).toBeInstanceOf(UnauthorizedError);
+    const authorizationUrl = provider.authorizationUrl!;
+    expect(authorizationUrl.searchParams.get('client_id')).toBe(cimd.clientId);
+    expect(authorizationUrl.searchParams.get('resource')).toBe(upstream.mcpUrl);
+
+    const browser = new TestBrowser(cert.ca);
+    const callback = await browser
+      .authorize(authorizationUrl, cimd.redirectUri, 'frank')
+      .finally(() => browser.close());
+    await first.finishAuth(callback.searchParams.get('code')!);
+
+    const client = new Client({ name: 'sdk-oauth', version: '1.0.0' });
+    await client.connect(transport());
+    try {
+      const whoami = await client.callTool({ name: 'whoami' });
+      expect(whoami.structuredContent).toMatchObject({ sub: 'frank', client_id: cimd.clientId });
+    } finally {
+      await client.close();
+    }
   });
 
   it('refuses a resource other than the MCP URL with invalid_target', async () => {
