@@ -3,11 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../functions/core/config/parse.ts';
-import {
-  type DemoIdentityProvider,
-  startDemoIdentityProvider,
-} from '../../../functions/local/demo/identity-provider.ts';
-import { type DemoUpstream, startDemoUpstream } from '../../../functions/local/demo/upstream.ts';
+import { type LocalDemo, startLocalDemo } from '../../../functions/local/demo/start.ts';
+import type { DemoUpstream } from '../../../functions/local/demo/upstream.ts';
 import { type LocalGateway, startLocalGateway } from '../../../functions/local/gateway.ts';
 import { freePort } from '../../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../../functions/local/tls.ts';
@@ -16,7 +13,7 @@ import { TestBrowser } from './browser.ts';
 let dir: string;
 let cert: DevCertificate;
 let origin: string;
-let idp: DemoIdentityProvider;
+let demo: LocalDemo;
 let upstream: DemoUpstream;
 let gateway: LocalGateway;
 
@@ -24,10 +21,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mcp-edge-demo-flow-'));
   cert = await ensureDevCertificate(dir);
   origin = `https://localhost:${await freePort()}`;
-  [idp, upstream] = await Promise.all([
-    startDemoIdentityProvider({ port: 0, tls: cert, redirectUris: [`${origin}/.pomerium/login/callback`] }),
-    startDemoUpstream({ port: 0, asPort: 0, tls: cert, ca: cert.ca }),
-  ]);
+  demo = await startLocalDemo({
+    routeOrigins: [origin],
+    tls: cert,
+    ca: cert.ca,
+    ports: { identityProvider: 0, upstream: 0, upstreamAuthorizationServer: 0 },
+  });
+  upstream = demo.upstream;
   const parsed = parseConfig({
     routes: [{ from: origin, to: upstream.mcpUrl, name: 'Demo tools', allowPrivateNetwork: true }],
   });
@@ -36,12 +36,12 @@ beforeAll(async () => {
     config: parsed.config,
     tls: cert,
     ca: cert.ca,
-    idp: { issuer: idp.issuer, clientId: idp.clientId },
+    idp: { issuer: demo.identityProvider.issuer, clientId: demo.identityProvider.clientId },
   });
 });
 
 afterAll(async () => {
-  await Promise.all([gateway?.stop(), idp?.stop(), upstream?.stop()]);
+  await Promise.all([gateway?.stop(), demo?.stop()]);
   await rm(dir, { recursive: true, force: true });
 });
 
