@@ -23,7 +23,7 @@ export interface DemoAuthorizationServerOptions {
   readonly issuer: string;
   /** The one protected resource (RFC 8707 indicator) it issues tokens for: the MCP URL. */
   readonly resource: string;
-  /** PEM CA trusted (besides the public roots) when fetching Client ID Metadata Documents. */
+  /** PEM CA trusted (besides the public roots) when fetching Client ID Metadata Documents; may be empty. */
   readonly ca: string;
   /** Access-token lifetime in seconds. */
   readonly accessTokenTtl: number;
@@ -56,7 +56,7 @@ export async function createDemoAuthorizationServer(
 ): Promise<DemoAuthorizationServer> {
   const { errors } = await loadOidcProvider();
   const { privateJwks, publicJwks } = await generateSigningKeys(['ES256', 'RS256']);
-  const agent = new Agent({ connect: { ca: [...rootCertificates, options.ca] } });
+  const agent = new Agent({ connect: { ca: [...rootCertificates, ...(options.ca ? [options.ca] : [])] } });
   const fetchedCimds: string[] = [];
   let tokenRequests = 0;
 
