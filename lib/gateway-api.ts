@@ -75,6 +75,7 @@ export class GatewayApi extends Construct {
     });
 
     this.api = new RestApi(this, 'Api', {
+      restApiName: 'McpEdgeGateway',
       description: 'MCP Edge gateway (reached through each route host’s CloudFront distribution)',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       // Custom domains keep working; only https://{id}.execute-api... is turned off.
