@@ -68,6 +68,9 @@ export async function createDemoAuthorizationServer(
     scopes: ['openid', 'offline_access', DEMO_MCP_SCOPE],
     pkce: { required: () => true },
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Tokens outlive the person's browser session here (the library ties them to it unless
+    // `offline_access` was asked for, which MCP clients do not): the gateway refreshes long after.
+    expiresWithSession: () => false,
     rotateRefreshToken: true,
     ttl: { ...helpers.ttl, AccessToken: options.accessTokenTtl },
     features: {
