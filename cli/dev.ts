@@ -3,21 +3,31 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../functions/core/config/load.ts';
 import { ConfigError } from '../functions/core/config/parse.ts';
+import { type LocalDemo, startLocalDemo } from '../functions/local/demo/start.ts';
 import { startLocalGateway } from '../functions/local/gateway.ts';
-import { ensureDevCertificate } from '../functions/local/tls.ts';
+import { ensureDevCertificate, localVaultKey } from '../functions/local/tls.ts';
 import type { Io } from './io.ts';
 
-const USAGE = `usage: mcp-edge dev [--config FILE] [--tls-cert PEM --tls-key PEM]
+const USAGE = `usage: mcp-edge dev [--config FILE] [--tls-cert PEM --tls-key PEM] [--demo | --no-demo]
 
 Runs the local gateway: one HTTPS listener per https://localhost:PORT route, DynamoDB Local,
 and the same handlers Lambda runs. Default config: demo/local.config.ts.
-Without --tls-cert/--tls-key a development CA is created under .local/tls on first run.`;
+Without --tls-cert/--tls-key a development CA is created under .local/tls on first run.
+--demo (the default without --config) also runs the demo identity provider people sign in with
+and the demo upstream MCP server with its own authorization server (ports 9443, 9400, 9401).`;
 
 export const DEFAULT_LOCAL_CONFIG = 'demo/local.config.ts';
 
 /** `npm start`: runs until SIGINT/SIGTERM, then stops everything it started. */
 export async function run(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
-  let values: { config?: string; 'tls-cert'?: string; 'tls-key'?: string; help?: boolean };
+  let values: {
+    config?: string;
+    'tls-cert'?: string;
+    'tls-key'?: string;
+    demo?: boolean;
+    'no-demo'?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args,
@@ -25,6 +35,8 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
         config: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        demo: { type: 'boolean' },
+        'no-demo': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -56,6 +68,7 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
   }
 
   let tls: { cert: string; key: string };
+  let ca: string | undefined;
   let caNote: string;
   if (values['tls-cert'] && values['tls-key']) {
     try {
@@ -71,6 +84,7 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
   } else {
     const dev = await ensureDevCertificate(resolve('.local/tls'));
     tls = dev;
+    ca = dev.ca;
     caNote = [
       `TLS: development CA ${dev.created ? 'created' : 'reused'} at ${dev.caPath}`,
       `     trust it in Node clients:  export NODE_EXTRA_CA_CERTS=${dev.caPath}`,
@@ -78,10 +92,23 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
     ].join('\n');
   }
 
+  const withDemo = values['no-demo'] ? false : (values.demo ?? values.config === undefined);
+  let demo: LocalDemo | undefined;
   let gateway: Awaited<ReturnType<typeof startLocalGateway>>;
   try {
-    gateway = await startLocalGateway({ config, tls });
+    if (withDemo)
+      demo = await startLocalDemo({ routeOrigins: config.routes.map((r) => r.from), tls, ca: ca ?? '' });
+    gateway = await startLocalGateway({
+      config,
+      tls,
+      ca,
+      vaultKey: await localVaultKey(resolve('.local/vault.key')),
+      idp: demo
+        ? { issuer: demo.identityProvider.issuer, clientId: demo.identityProvider.clientId }
+        : undefined,
+    });
   } catch (error) {
+    await demo?.stop();
     io.err(`mcp-edge dev: ${(error as Error).message}\n`);
     return 1;
   }
@@ -89,11 +116,20 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
   const lines = [`MCP Edge local gateway (${configPath})`, caNote];
   if (gateway.dynamo)
     lines.push(`DynamoDB Local: ${gateway.dynamo.endpoint} (table ${gateway.dynamo.tableName})`);
+  if (demo) {
+    lines.push(
+      `demo identity provider: ${demo.identityProvider.issuer} (sign in with any name and password)`,
+    );
+    lines.push(
+      `demo upstream MCP server: ${demo.upstream.mcpUrl} (authorization server ${demo.upstream.issuer})`,
+    );
+  }
   for (const route of gateway.routes) {
     lines.push(`route ${route.origin} -> ${route.config.to}`);
     lines.push(`  client_name  ${route.clientName}`);
     lines.push(`  CIMD         ${route.cimdUrl}`);
     lines.push(`  callback     ${route.callbackUrl}`);
+    lines.push(`  open         ${route.origin}/.pomerium/connections`);
   }
   lines.push('ready (Ctrl-C stops the gateway and DynamoDB Local)');
   io.out(`${lines.join('\n')}\n`);
@@ -106,6 +142,7 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
   });
   io.out('stopping…\n');
   await gateway.stop();
+  await demo?.stop();
   io.out('stopped\n');
   return 0;
 }

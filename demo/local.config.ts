@@ -1,21 +1,21 @@
 // The local demo `npm start` runs: two routes on https://localhost, each with its own listener,
-// CIMD and callback. Local-only settings are allowed here and refused by `cdk synth`.
+// CIMD and callback, both in front of the demo upstream MCP server (functions/local/demo/), which
+// `npm start` runs on https://localhost:9400 with its own authorization server on :9401.
+// `allowPrivateNetwork` lets the gateway reach them on loopback; `cdk synth` refuses it.
 import { defineConfig } from '../functions/core/config/schema.ts';
 
 export default defineConfig({
   routes: [
     {
       from: 'https://localhost:8443',
-      to: 'http://127.0.0.1:9400/mcp',
+      to: 'https://localhost:9400/mcp',
       name: 'Demo tools',
-      allowInsecureUpstream: true,
       allowPrivateNetwork: true,
     },
     {
       from: 'https://localhost:8444',
-      to: 'http://127.0.0.1:9400/mcp',
+      to: 'https://localhost:9400/mcp',
       name: 'Demo tools (second route)',
-      allowInsecureUpstream: true,
       allowPrivateNetwork: true,
     },
   ],

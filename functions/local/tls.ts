@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -53,7 +53,8 @@ function stillValid(pem: string): boolean {
  * under `dir` (git-ignored `.local/tls` by default). Trust the CA in Node clients with
  * `NODE_EXTRA_CA_CERTS=<caPath>`. Keys never leave `dir` and are written with mode 0600.
  */
-export async function ensureDevCertificate(dir: string): Promise<DevCertificate> {
+export async function ensureDevCertificate(directory: string): Promise<DevCertificate> {
+  const dir = resolve(directory);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const caPath = join(dir, 'ca.pem');
   const caKeyPath = join(dir, 'ca-key.pem');
@@ -151,4 +152,21 @@ export async function ensureDevCertificate(dir: string): Promise<DevCertificate>
     readFile(keyPath, 'utf8'),
   ]);
   return { caPath, certPath, keyPath, ca, cert, key, created };
+}
+
+/**
+ * The local gateway's vault key: 32 random bytes in a 0600 file, created on first run, so
+ * connections survive a restart of `npm start`. Never used in AWS (KMS is).
+ */
+export async function localVaultKey(path: string): Promise<Uint8Array> {
+  try {
+    const key = await readFile(path);
+    if (key.length === 32) return new Uint8Array(key);
+  } catch {
+    // first run
+  }
+  const key = randomBytes(32);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, key, { mode: 0o600 });
+  return new Uint8Array(key);
 }
