@@ -15,13 +15,10 @@ describe('local gateway serving two routes over HTTPS', () => {
     httpsCall(`${origin}${opts.path ?? CIMD}`, { ca: t.cert.ca, method: opts.method, headers: opts.headers });
 
   beforeAll(async () => {
-    t = await startTestGateway(
-      2,
-      ([a, b]) => [
-        { from: a!, to: 'https://up.example.net/mcp', name: 'Alpha' },
-        { from: b!, to: 'https://up.example.net/mcp', cimd: { contacts: ['ops@example.com'] } },
-      ],
-    );
+    t = await startTestGateway(2, ([a, b]) => [
+      { from: a!, to: 'https://up.example.net/mcp', name: 'Alpha' },
+      { from: b!, to: 'https://up.example.net/mcp', cimd: { contacts: ['ops@example.com'] } },
+    ]);
   });
   afterAll(async () => {
     await t?.stop();
