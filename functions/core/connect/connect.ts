@@ -6,7 +6,7 @@ import type { Route } from '../routes.ts';
 import type { DiscoveryCache } from '../store/discovery-cache.ts';
 import type { RegistrationStore } from '../store/registrations.ts';
 import type { StateResume, StateStore } from '../store/state.ts';
-import { type ClientSecretResolver, toOAuthClientAuth } from '../vault/client-auth.ts';
+import { type ClientSecretResolver, resolveClientAuth } from '../vault/client-auth.ts';
 
 /** The parts of the vault the connect flow writes with. */
 export interface VaultWriter {
@@ -198,18 +198,10 @@ export async function finishConnect(
 
   let tokens: oauth.TokenEndpointResponse;
   try {
-    const secret =
-      record.clientAuth.method === 'none'
-        ? undefined
-        : await deps.secrets(record.clientAuth, {
-            route: route.origin,
-            issuer: record.issuer,
-            clientId: record.clientId,
-          });
     const response = await oauth.authorizationCodeGrantRequest(
       as,
       client,
-      toOAuthClientAuth(record.clientAuth, secret),
+      await resolveClientAuth(deps.secrets, { ...record, route: route.origin }),
       params,
       record.redirectUri,
       record.codeVerifier,

@@ -35,3 +35,26 @@ export function toOAuthClientAuth(auth: ClientAuthDescriptor, secret?: string): 
     ? oauth.ClientSecretBasic(secret)
     : oauth.ClientSecretPost(secret);
 }
+
+/**
+ * The oauth4webapi client authentication for a stored client: no secret lookup for public
+ * clients, else the resolver's secret. Used by the code exchange, refresh and revocation alike.
+ */
+export async function resolveClientAuth(
+  resolver: ClientSecretResolver | undefined,
+  client: {
+    readonly clientAuth: ClientAuthDescriptor;
+    readonly route: string;
+    readonly issuer: string;
+    readonly clientId: string;
+  },
+): Promise<oauth.ClientAuth> {
+  if (client.clientAuth.method === 'none') return oauth.None();
+  if (!resolver) throw new TypeError(`no client secret resolver for ${client.clientAuth.method}`);
+  const secret = await resolver(client.clientAuth, {
+    route: client.route,
+    issuer: client.issuer,
+    clientId: client.clientId,
+  });
+  return toOAuthClientAuth(client.clientAuth, secret);
+}

@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import { type ClientSecretResolver, toOAuthClientAuth } from './client-auth.ts';
+import { type ClientSecretResolver, resolveClientAuth } from './client-auth.ts';
 import type { VaultItem } from './item.ts';
 
 /** The outcome of one refresh grant, as the vault acts on it. */
@@ -39,19 +39,6 @@ function requestOptions(item: VaultItem, options: RefreshOptions): oauth.TokenEn
   };
 }
 
-async function clientAuthFor(item: VaultItem, options: RefreshOptions): Promise<oauth.ClientAuth> {
-  if (item.clientAuth.method === 'none') return oauth.None();
-  if (!options.clientSecret) {
-    throw new TypeError(`the vault needs a clientSecret resolver for ${item.clientAuth.method}`);
-  }
-  const secret = await options.clientSecret(item.clientAuth, {
-    route: item.route,
-    issuer: item.issuer,
-    clientId: item.clientId,
-  });
-  return toOAuthClientAuth(item.clientAuth, secret);
-}
-
 /**
  * A refresh token grant (RFC 6749 §6) for an item, with its outcome classified. The request
  * and the processing are oauth4webapi's; only the classification is ours. Never throws for
@@ -64,7 +51,7 @@ export async function refreshGrant(
 ): Promise<RefreshOutcome> {
   const as: oauth.AuthorizationServer = { issuer: item.issuer, token_endpoint: item.tokenEndpoint };
   const client: oauth.Client = { client_id: item.clientId };
-  const auth = await clientAuthFor(item, options);
+  const auth = await resolveClientAuth(options.clientSecret, item);
   let response: Response;
   try {
     response = await oauth.refreshTokenGrantRequest(

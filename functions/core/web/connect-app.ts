@@ -4,7 +4,7 @@ import { HttpError, jsonResponse } from '../http/errors.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import type { ClientAuthDescriptor } from '../vault/client-auth.ts';
-import { toOAuthClientAuth } from '../vault/client-auth.ts';
+import { resolveClientAuth } from '../vault/client-auth.ts';
 import { errorPage, html, page, redirect } from './html.ts';
 import { LOGIN_PATH, LOGOUT_PATH } from './login-app.ts';
 import {
@@ -197,14 +197,6 @@ async function revoke(
   const token = removed.refreshToken ?? removed.accessToken;
   if (!token || !removed.revocationEndpoint) return;
   try {
-    const secret =
-      removed.clientAuth.method === 'none'
-        ? undefined
-        : await deps.secrets(removed.clientAuth, {
-            route: route.origin,
-            issuer: removed.issuer,
-            clientId: removed.clientId,
-          });
     const as: oauth.AuthorizationServer = {
       issuer: removed.issuer,
       revocation_endpoint: removed.revocationEndpoint,
@@ -212,7 +204,7 @@ async function revoke(
     const response = await oauth.revocationRequest(
       as,
       { client_id: removed.clientId },
-      toOAuthClientAuth(removed.clientAuth, secret),
+      await resolveClientAuth(deps.secrets, { ...removed, route: route.origin }),
       token,
       {
         [oauth.customFetch]: deps.fetchFor(route) as never,
