@@ -5,7 +5,7 @@ import { discoverUpstream } from '../oauth/upstream-discovery.ts';
 import type { Route } from '../routes.ts';
 import type { DiscoveryCache } from '../store/discovery-cache.ts';
 import type { RegistrationStore } from '../store/registrations.ts';
-import type { StateResume, StateStore } from '../store/state.ts';
+import type { StateRefusal, StateResume, StateStore } from '../store/state.ts';
 import { type ClientSecretResolver, resolveClientAuth } from '../vault/client-auth.ts';
 
 /** The parts of the vault the connect flow writes with. */
@@ -34,13 +34,7 @@ export type ConnectCode =
   | 'discovery_failed'
   | 'no_client_available'
   | 'registration_failed'
-  | 'state_missing'
-  | 'state_malformed'
-  | 'state_unknown'
-  | 'state_expired'
-  | 'state_other_browser'
-  | 'state_other_user'
-  | 'state_other_route'
+  | StateRefusal
   | 'issuer_mismatch'
   | 'authorization_denied'
   | 'authorization_response_invalid'
