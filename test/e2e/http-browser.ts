@@ -1,0 +1,136 @@
+import { Agent, fetch as undiciFetch } from 'undici';
+
+/** A fetch that trusts the development CA (MCP SDK transports, direct calls to the demo servers). */
+export function caFetch(agent: Agent): typeof fetch {
+  return ((url: string | URL | Request, init?: RequestInit) =>
+    undiciFetch(url as string, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
+}
+
+export interface Exchange {
+  readonly url: URL;
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string;
+}
+
+function htmlUnescape(value: string): string {
+  return value
+    .replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>');
+}
+
+/** The value of a hidden form field, from a page's HTML (`&#NN;` entities decoded). */
+export function hiddenField(html: string, name: string): string | undefined {
+  const value = new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
+  return value?.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+}
+
+/**
+ * A scriptable browser for end-to-end flows over HTTPS: a cookie jar keyed by host (browsers do not
+ * separate cookies by port), manual redirects, oidc-provider's development login and consent forms
+ * filled by their hidden `prompt` field, and a record of every URL visited and every answer seen,
+ * so tests can say what never reached the browser.
+ */
+export class HttpBrowser {
+  readonly agent: Agent;
+  /** Every URL requested, in order (authorization requests and callbacks included). */
+  readonly visited: URL[] = [];
+  /** Every answer received, with its body read in full. */
+  readonly seen: Exchange[] = [];
+  /** The `prompt` of every form submitted, in order (`login`, `consent`). */
+  readonly prompts: string[] = [];
+  private readonly jar = new Map<string, Map<string, string>>();
+
+  constructor(ca: string) {
+    this.agent = new Agent({ connect: { ca } });
+  }
+
+  cookie(host: string, name: string): string | undefined {
+    return this.jar.get(host)?.get(name);
+  }
+
+  setCookie(host: string, name: string, value: string | undefined): void {
+    const cookies = this.jar.get(host) ?? new Map<string, string>();
+    if (value === undefined) cookies.delete(name);
+    else cookies.set(name, value);
+    this.jar.set(host, cookies);
+  }
+
+  async request(
+    url: URL,
+    init: {
+      method?: string;
+      body?: URLSearchParams;
+      accept?: string;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<Exchange> {
+    const cookies = this.jar.get(url.hostname) ?? new Map<string, string>();
+    const headers: Record<string, string> = { accept: init.accept ?? 'text/html', ...init.headers };
+    if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    this.visited.push(url);
+    const res = await undiciFetch(url, {
+      method: init.method ?? 'GET',
+      headers,
+      body: init.body,
+      redirect: 'manual',
+      dispatcher: this.agent,
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = line.split(';');
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      const expired = attributes.some(
+        (a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a) || /^\s*max-age=0\s*$/i.test(a),
+      );
+      if (expired || value === '') cookies.delete(name);
+      else cookies.set(name, value);
+    }
+    this.jar.set(url.hostname, cookies);
+    const exchange = { url, status: res.status, headers: res.headers, body: await res.text() };
+    this.seen.push(exchange);
+    return exchange;
+  }
+
+  /**
+   * Follows redirects and fills login/consent forms (as `login`, any password) from `start` until
+   * a redirect to a URL `stop` accepts (returned without being fetched) or a page without such a
+   * form (returned with its status and HTML).
+   */
+  async follow(
+    start: URL,
+    login: string,
+    stop: (url: URL) => boolean = () => false,
+  ): Promise<{ url: URL; status?: number; html?: string }> {
+    let url = start;
+    let body: URLSearchParams | undefined;
+    for (let step = 0; step < 30; step++) {
+      const res = await this.request(url, body ? { method: 'POST', body } : {});
+      body = undefined;
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location) {
+        url = new URL(location, url);
+        if (stop(url)) return { url };
+        continue;
+      }
+      const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(res.body)?.[1];
+      const prompt = /name="prompt" value="([a-z]+)"/.exec(res.body)?.[1];
+      if (!action || !prompt) return { url, status: res.status, html: res.body };
+      this.prompts.push(prompt);
+      body = new URLSearchParams({ prompt });
+      if (prompt === 'login') {
+        body.set('login', login);
+        body.set('password', 'any password');
+      }
+      url = new URL(htmlUnescape(action), url);
+    }
+    throw new Error('too many steps');
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
