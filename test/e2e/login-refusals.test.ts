@@ -1,0 +1,346 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/core/config/parse.ts';
+import { randomToken } from '../../functions/core/crypto/random.ts';
+import { cookieNames } from '../../functions/core/web/cookies.ts';
+import {
+  type DemoIdentityProvider,
+  startDemoIdentityProvider,
+} from '../../functions/local/demo/identity-provider.ts';
+import { type LocalGateway, startLocalGateway } from '../../functions/local/gateway.ts';
+import { freePort } from '../../functions/local/ports.ts';
+import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
+import { type Exchange, HttpBrowser, hiddenField } from './http-browser.ts';
+
+/**
+ * The sign-in side of the gateway refuses hostile, forged and replayed input with a clear page
+ * and a stable code, and creates nothing for it. A real identity provider (the demo's
+ * oidc-provider) signs people in; sessions and sign-in transactions are real DynamoDB Local items.
+ */
+describe('sign-in and sign-out refusals on the local gateway', () => {
+  let dir: string;
+  let cert: DevCertificate;
+  let idp: DemoIdentityProvider;
+  let gateway: LocalGateway;
+  let origin: string;
+  let names: { session: string; binding: string };
+  /** Added to the gateway's clock, to let a sign-in transaction expire. */
+  let skew = 0;
+  const browsers: HttpBrowser[] = [];
+
+  const LOGIN = '/.pomerium/login';
+  const CALLBACK = '/.pomerium/login/callback';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcp-edge-e2e-login-'));
+    cert = await ensureDevCertificate(dir);
+    origin = `https://localhost:${await freePort()}`;
+    names = cookieNames(origin);
+    idp = await startDemoIdentityProvider({ port: 0, tls: cert, redirectUris: [`${origin}${CALLBACK}`] });
+    const parsed = parseConfig({ routes: [{ from: origin, to: 'https://up.example.net/mcp' }] });
+    if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
+    gateway = await startLocalGateway({
+      config: parsed.config,
+      tls: cert,
+      ca: cert.ca,
+      idp: { issuer: idp.issuer, clientId: idp.clientId },
+      clock: { now: () => Date.now() + skew },
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(browsers.map((b) => b.close()));
+    await Promise.all([gateway?.stop(), idp?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function newBrowser(): HttpBrowser {
+    const browser = new HttpBrowser(cert.ca);
+    browsers.push(browser);
+    return browser;
+  }
+
+  const at = (path: string) => new URL(`${origin}${path}`);
+
+  async function count(prefix: 'login#' | 'session#'): Promise<number> {
+    let total = 0;
+    let start: Record<string, never> | undefined;
+    do {
+      const page = await gateway.dynamo.client.send(
+        new ScanCommand({
+          TableName: gateway.dynamo.tableName,
+          FilterExpression: 'begins_with(pk, :p)',
+          ExpressionAttributeValues: { ':p': { S: prefix } },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      total += page.Count ?? 0;
+      start = page.LastEvaluatedKey as typeof start;
+    } while (start);
+    return total;
+  }
+
+  function expectRefusal(res: Exchange, status: number, code: string) {
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.body).toContain(`<code>${code}</code>`);
+    expect(res.body).not.toMatch(/at .+\.(ts|js):\d+/);
+    expect(res.headers.get('location')).toBeNull();
+    expect(res.headers.getSetCookie().some((c) => c.startsWith(`${names.session}=`))).toBe(false);
+  }
+
+  /** Starts a sign-in and signs in at the IdP; returns the callback URL the IdP sent the browser to. */
+  async function signInUntilCallback(browser: HttpBrowser, login = 'alice'): Promise<URL> {
+    const end = await browser.follow(
+      at(`${LOGIN}?return_to=${encodeURIComponent('/.pomerium/connections')}`),
+      login,
+      (url) => url.origin === origin && url.pathname === CALLBACK,
+    );
+    if (end.status !== undefined) throw new Error(`sign-in stopped at ${end.url.href} (${end.status})`);
+    return end.url;
+  }
+
+  async function signedIn(browser: HttpBrowser): Promise<HttpBrowser> {
+    const res = await browser.request(await signInUntilCallback(browser));
+    expect(res.status).toBe(303);
+    expect(browser.cookie('localhost', names.session)).toBeDefined();
+    return browser;
+  }
+
+  async function connectionsStatus(browser: HttpBrowser): Promise<{ status: number; error?: string }> {
+    const res = await browser.request(at('/.pomerium/connections'), { accept: 'application/json' });
+    return { status: res.status, error: (JSON.parse(res.body) as { error?: string }).error };
+  }
+
+  it('refuses return_to values off the route’s origin, storing nothing and setting no cookie', async () => {
+    const browser = newBrowser();
+    const before = await count('login#');
+    for (const target of [
+      '//evil.example',
+      'https://evil.example',
+      '/\\evil.example',
+      '/\r\nSet-Cookie:x=y',
+      '\\\\evil.example',
+      'javascript:alert(1)',
+    ]) {
+      const res = await browser.request(at(`${LOGIN}?return_to=${encodeURIComponent(target)}`));
+      expectRefusal(res, 400, 'invalid_return_to');
+      expect(res.headers.getSetCookie()).toEqual([]);
+    }
+    expect(await count('login#')).toBe(before);
+
+    // The counter does count: a same-origin return path starts a sign-in transaction.
+    const ok = await browser.request(
+      at(`${LOGIN}?return_to=${encodeURIComponent('/.pomerium/connections')}`),
+    );
+    expect(ok.status).toBe(303);
+    expect(new URL(ok.headers.get('location')!).origin).toBe(idp.issuer);
+    expect(await count('login#')).toBe(before + 1);
+  });
+
+  it('refuses a forged, missing or malformed state at the login callback, creating no session', async () => {
+    const browser = newBrowser();
+    await signInUntilCallback(browser);
+    expect(browser.cookie('localhost', names.binding)).toBeDefined();
+    const sessions = await count('session#');
+    expectRefusal(
+      await browser.request(at(`${CALLBACK}?code=forged&state=${randomToken()}&iss=${idp.issuer}`)),
+      400,
+      'login_state_invalid',
+    );
+    expectRefusal(await browser.request(at(`${CALLBACK}?code=forged`)), 400, 'login_state_invalid');
+    expectRefusal(
+      await browser.request(at(`${CALLBACK}?code=x&state=%3Cscript%3Ealert(1)%3C%2Fscript%3E`)),
+      400,
+      'login_state_invalid',
+    );
+    expect(await count('session#')).toBe(sessions);
+  });
+
+  it('completes a real sign-in once, and refuses a replay of its callback without a new session', async () => {
+    const browser = newBrowser();
+    const callback = await signInUntilCallback(browser);
+    const before = await count('session#');
+    const first = await browser.request(callback);
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/.pomerium/connections');
+    expect(await count('session#')).toBe(before + 1);
+    const session = browser.cookie('localhost', names.session);
+
+    expectRefusal(await browser.request(callback), 400, 'login_state_invalid');
+    expect(await count('session#')).toBe(before + 1);
+    // The replay did not disturb the session it had already created.
+    expect(browser.cookie('localhost', names.session)).toBe(session);
+    expect((await connectionsStatus(browser)).status).toBe(200);
+  });
+
+  it('refuses a sign-in answer in another browser, and leaves it for the browser that started it', async () => {
+    const alice = newBrowser();
+    const callback = await signInUntilCallback(alice);
+    const before = await count('session#');
+
+    // No binding cookie at all.
+    expectRefusal(await newBrowser().request(callback), 400, 'login_other_browser');
+    // A binding cookie of its own (it started a sign-in of its own).
+    const other = newBrowser();
+    await other.request(at(LOGIN));
+    expect(other.cookie('localhost', names.binding)).toBeDefined();
+    expect(other.cookie('localhost', names.binding)).not.toBe(alice.cookie('localhost', names.binding));
+    expectRefusal(await other.request(callback), 400, 'login_other_browser');
+    // A binding cookie that is not a well-formed value.
+    const garbage = newBrowser();
+    garbage.setCookie('localhost', names.binding, 'not-a-binding');
+    expectRefusal(await garbage.request(callback), 400, 'login_other_browser');
+    expect(await count('session#')).toBe(before);
+
+    const rightful = await alice.request(callback);
+    expect(rightful.status).toBe(303);
+    expect(await count('session#')).toBe(before + 1);
+  });
+
+  it('refuses a sign-in answer that comes back after the transaction expired', async () => {
+    const browser = newBrowser();
+    const callback = await signInUntilCallback(browser);
+    const before = await count('session#');
+    skew = 11 * 60_000;
+    try {
+      expectRefusal(await browser.request(callback), 400, 'login_expired');
+    } finally {
+      skew = 0;
+    }
+    expect(await count('session#')).toBe(before);
+  });
+
+  it('shows a clear page when the person cancels at the IdP (error=access_denied)', async () => {
+    const browser = newBrowser();
+    const before = await count('session#');
+    // Walk to the IdP's login form, then press its Cancel link instead of signing in.
+    let res = await browser.request(at(LOGIN));
+    while (res.status === 303 || res.status === 302) {
+      res = await browser.request(new URL(res.headers.get('location')!, res.url));
+    }
+    const abort = /href="([^"]*\/abort)"/.exec(res.body)?.[1];
+    expect(abort).toBeDefined();
+    res = await browser.request(new URL(abort!, res.url));
+    let answer: URL | undefined;
+    while (res.status === 303 || res.status === 302) {
+      const next = new URL(res.headers.get('location')!, res.url);
+      if (next.pathname === CALLBACK) answer = next;
+      res = await browser.request(next);
+    }
+    expect(answer?.searchParams.get('error')).toBe('access_denied');
+    expectRefusal(res, 403, 'login_denied');
+    expect(res.body).toContain('did not sign you in');
+    expect(await count('session#')).toBe(before);
+
+    // The same error without a state the gateway issued is refused as such, its text not echoed.
+    const forged = await browser.request(
+      at(`${CALLBACK}?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&state=${randomToken()}`),
+    );
+    expectRefusal(forged, 400, 'login_state_invalid');
+    expect(forged.body).not.toContain('<b>no</b>');
+  });
+
+  it('refuses a sign-out without the page’s CSRF token or from another site, and keeps the session', async () => {
+    const browser = await signedIn(newBrowser());
+    const page = await browser.request(at('/.pomerium/connections'));
+    const csrf = hiddenField(page.body, 'csrf');
+    expect(csrf).toBeTruthy();
+    const sessions = await count('session#');
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+    const attempts: Array<{ body?: URLSearchParams; headers?: Record<string, string> }> = [
+      { headers: form },
+      { body: new URLSearchParams({ csrf: 'wrong' }) },
+      { body: new URLSearchParams({ csrf: csrf! }), headers: { origin: 'https://evil.example' } },
+      { body: new URLSearchParams({ csrf: csrf! }), headers: { 'sec-fetch-site': 'cross-site' } },
+      { body: new URLSearchParams({ csrf: csrf! }), headers: { origin: 'null' } },
+    ];
+    for (const attempt of attempts) {
+      const res = await browser.request(at('/.pomerium/logout'), { method: 'POST', ...attempt });
+      expect(res.status).toBe(403);
+      expect(res.body).toContain('<code>csrf</code>');
+      expect(res.headers.getSetCookie()).toEqual([]);
+    }
+    expect(await count('session#')).toBe(sessions);
+    expect(await connectionsStatus(browser)).toEqual({ status: 200, error: undefined });
+  });
+
+  it('signs out with the page’s CSRF token: the session is gone, even for a kept copy of the cookie', async () => {
+    const browser = await signedIn(newBrowser());
+    const session = browser.cookie('localhost', names.session)!;
+    const csrf = hiddenField((await browser.request(at('/.pomerium/connections'))).body, 'csrf');
+    const sessions = await count('session#');
+    const res = await browser.request(at('/.pomerium/logout'), {
+      method: 'POST',
+      body: new URLSearchParams({ csrf: csrf! }),
+      headers: { origin },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Signed out');
+    expect(res.headers.getSetCookie().some((c) => c.startsWith(`${names.session}=;`))).toBe(true);
+    expect(browser.cookie('localhost', names.session)).toBeUndefined();
+    expect(await count('session#')).toBe(sessions - 1);
+
+    browser.setCookie('localhost', names.session, session);
+    expect(await connectionsStatus(browser)).toEqual({ status: 401, error: 'login_required' });
+  });
+
+  it('answers oversized query strings and cookies with a clean 4xx', async () => {
+    const browser = newBrowser();
+    await signInUntilCallback(browser);
+    const sessions = await count('session#');
+    const logins = await count('login#');
+
+    expectRefusal(
+      await browser.request(at(`${LOGIN}?return_to=/${'a'.repeat(5000)}`)),
+      400,
+      'invalid_return_to',
+    );
+    expectRefusal(
+      await browser.request(at(`${CALLBACK}?code=c&state=${'A'.repeat(10_000)}`)),
+      400,
+      'login_state_invalid',
+    );
+    // Beyond the server's header limit: refused before any handler runs.
+    for (const path of [
+      `${LOGIN}?return_to=/${'a'.repeat(40_000)}`,
+      `${CALLBACK}?state=${'A'.repeat(40_000)}`,
+    ]) {
+      const res = await browser.request(at(path));
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+    }
+
+    // A cookie header past the gateway's 8 KiB limit is ignored: no binding, no session.
+    const callback = await signInUntilCallback(browser);
+    browser.setCookie('localhost', 'filler', 'x'.repeat(9000));
+    expectRefusal(await browser.request(callback), 400, 'login_other_browser');
+    expect(await connectionsStatus(browser)).toEqual({ status: 401, error: 'login_required' });
+    browser.setCookie('localhost', 'filler', 'x'.repeat(40_000));
+    const huge = await browser.request(at('/.pomerium/connections'));
+    expect(huge.status).toBeGreaterThanOrEqual(400);
+    expect(huge.status).toBeLessThan(500);
+
+    expect(await count('session#')).toBe(sessions);
+    expect(await count('login#')).toBe(logins + 1);
+  });
+
+  it('answers the wrong method at the sign-in endpoints with 405 and Allow', async () => {
+    const browser = newBrowser();
+    for (const [path, method, allow] of [
+      [LOGIN, 'POST', 'GET'],
+      [CALLBACK, 'POST', 'GET'],
+      ['/.pomerium/logout', 'GET', 'POST'],
+    ] as const) {
+      const res = await browser.request(at(path), { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+    }
+  });
+});
