@@ -15,6 +15,24 @@ function equalSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** True when the event carries CloudFront's origin secret, or when the check is off (`undefined`). */
+export function cameThroughCloudFront(event: APIGatewayProxyEvent, secret: string | undefined): boolean {
+  if (secret === undefined) return true;
+  const given = Object.entries(event.headers ?? {}).find(
+    ([k]) => k.toLowerCase() === ORIGIN_VERIFY_HEADER,
+  )?.[1];
+  return given !== undefined && equalSecret(given, secret);
+}
+
+/** The answer to a request that bypassed CloudFront. */
+export function bypassRefusal(): Response {
+  return new HttpError(
+    403,
+    'forbidden',
+    'Requests must come through the gateway’s CloudFront distribution.',
+  ).toResponse();
+}
+
 /**
  * Refuses requests that did not come through the route's CloudFront distribution, which is
  * the only place the secret header is added. `undefined` turns the check off: only the
@@ -23,19 +41,8 @@ function equalSecret(given: string, expected: string): boolean {
 export function originVerify(secret: string | undefined): Middleware {
   return {
     before: async (request) => {
-      if (secret === undefined) return;
-      const headers = request.event.headers ?? {};
-      const given = Object.entries(headers).find(([k]) => k.toLowerCase() === ORIGIN_VERIFY_HEADER)?.[1];
-      if (given === undefined || !equalSecret(given, secret)) {
-        return responseToResult(
-          new HttpError(
-            403,
-            'forbidden',
-            'Requests must come through the gateway’s CloudFront distribution.',
-          ).toResponse(),
-        );
-      }
-      return;
+      if (cameThroughCloudFront(request.event, secret)) return;
+      return responseToResult(bypassRefusal());
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { ResponseStreamRuntime } from '../adapters/streaming.ts';
 
 /** What an API Gateway REST API would accept as a request payload (10 MB); larger gets 413 here too. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -105,3 +106,19 @@ export function localContext(functionName: string): Context {
     succeed: () => undefined,
   };
 }
+
+/**
+ * The local stand-in for `awslambda.HttpResponseStream`: the response stream a streaming handler
+ * gets is the Node response itself, and the prelude metadata becomes its head, sent at once so
+ * the client sees headers before the first body byte (as with Lambda response streaming).
+ */
+export const localResponseStream: ResponseStreamRuntime = {
+  from(stream, metadata) {
+    const res = stream as ServerResponse;
+    const headers: Record<string, string | string[]> = { ...metadata.headers };
+    if (metadata.cookies.length > 0) headers['set-cookie'] = metadata.cookies;
+    res.writeHead(metadata.statusCode, headers);
+    res.flushHeaders();
+    return res;
+  },
+};
