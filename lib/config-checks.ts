@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { formatKeyPath } from '../functions/core/config/parse.ts';
 import { type GatewayConfig, isLocalOrigin, type RouteConfig } from '../functions/core/config/schema.ts';
@@ -5,9 +6,10 @@ import { LAMBDA_ENVIRONMENT_LIMIT_BYTES } from './defaults.ts';
 
 /**
  * The checks `cdk synth` adds to the config schema: what a deployed gateway needs (an account, a
- * region, a Route 53 zone around every host) and what only the local gateway may use (loopback
- * origins, plain-HTTP or private upstreams, secrets from environment variables). Pure: no CDK,
- * no file system, so tests call it directly and `bin/app.ts` only prints what it returns.
+ * region, a Route 53 zone around every host, an identity provider to create or use) and what only
+ * the local gateway may use (loopback origins, plain-HTTP or private upstreams, secrets from
+ * environment variables). Pure: no CDK, no file system, so tests call it directly and `bin/app.ts`
+ * only prints what it returns.
  */
 
 export type DeployProblemCode =
@@ -20,7 +22,7 @@ export type DeployProblemCode =
   | 'private_upstream'
   | 'local_secret'
   | 'partial_secret_arn'
-  | 'unsupported_idp'
+  | 'reserved_domain_prefix'
   | 'missing_hosted_zone'
   | 'host_outside_zone'
   | 'routes_too_large';
@@ -45,19 +47,35 @@ export interface DeployRoute {
   readonly zone: HostedZoneRef;
 }
 
-/** The identity provider as the functions read it from `MCP_EDGE_IDP`. */
+/** The identity provider as the login function reads it from `MCP_EDGE_IDP`. */
 export interface DeployIdp {
   readonly issuer: string;
   readonly clientId: string;
   readonly clientSecretArn?: string;
 }
 
+/**
+ * How people sign in to the gateway. `cognito` (the default, also when the config has no `idp`):
+ * the gateway stack creates a user pool, its domain and one public app client. `oidc`: an existing
+ * issuer from the config, its client secret (if any) in Secrets Manager.
+ */
+export type DeploymentIdp =
+  | {
+      readonly kind: 'cognito';
+      /**
+       * The Cognito domain prefix (`https://{prefix}.auth.{region}.amazoncognito.com`): the
+       * configured one, else {@link defaultCognitoDomainPrefix}.
+       */
+      readonly domainPrefix: string;
+    }
+  | { readonly kind: 'oidc'; readonly settings: DeployIdp };
+
 /** Everything the stacks are built from, after every check passed. */
 export interface Deployment {
   readonly account: string;
   readonly region: string;
   readonly routes: readonly DeployRoute[];
-  readonly idp?: DeployIdp;
+  readonly idp: DeploymentIdp;
   /** The routes' `upstream.clientSecret.secretArn`s, each once. */
   readonly upstreamSecretArns: readonly string[];
 }
@@ -86,6 +104,32 @@ export function routesEnvironmentValue(routes: readonly RouteConfig[]): string {
 /** The value of `MCP_EDGE_IDP` (functions/adapters/lambda-services.ts). */
 export function idpEnvironmentValue(idp: DeployIdp): string {
   return JSON.stringify(idp);
+}
+
+/**
+ * The Cognito domain prefix used when the config names none: `mcp-edge-` and 12 hex digits of the
+ * SHA-256 of the account and region. Stable (the same deployment always gets the same domain, so
+ * redeploying never replaces it), valid (lower-case letters, digits and hyphens, no reserved word)
+ * and, since prefixes are unique per region across all of AWS, unlikely to be taken already. It
+ * appears in sign-in URLs; name your own with `idp: { cognito: { domainPrefix } }`.
+ */
+export function defaultCognitoDomainPrefix(account: string, region: string): string {
+  return `mcp-edge-${createHash('sha256').update(`${account}/${region}`).digest('hex').slice(0, 12)}`;
+}
+
+/** Cognito refuses domain prefixes that contain these words. */
+const RESERVED_PREFIX_WORDS = ['aws', 'amazon', 'cognito'] as const;
+
+/**
+ * The longest `MCP_EDGE_IDP` a Cognito user pool can produce, for the environment budget: the
+ * issuer is `https://cognito-idp.{region}.{url suffix}/{region}_{9 characters}`, and an app client
+ * ID has at most 128 characters (Cognito issues 26 today).
+ */
+function cognitoIdpPlaceholder(region: string): DeployIdp {
+  return {
+    issuer: `https://cognito-idp.${region}.amazonaws.com.cn/${region}_${'X'.repeat(9)}`,
+    clientId: 'x'.repeat(128),
+  };
 }
 
 /** A complete Secrets Manager ARN ends in `-` and the six characters Secrets Manager appends. */
@@ -196,29 +240,39 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
     }
   });
 
-  let idp: DeployIdp | undefined;
-  if (config.idp && 'cognito' in config.idp) {
-    add(
-      ['idp', 'cognito'],
-      'unsupported_idp',
-      'a Cognito user pool is not created by the deployment yet; configure the pool yourself and give its `issuer` and `clientId` (and `clientSecret.secretArn`) instead',
-    );
-  } else if (config.idp) {
+  let idp: DeploymentIdp | undefined;
+  let idpBytes = 0;
+  if (!config.idp || 'cognito' in config.idp) {
+    const configured = config.idp?.cognito.domainPrefix;
+    const reserved = RESERVED_PREFIX_WORDS.filter((word) => configured?.includes(word));
+    if (configured && reserved.length > 0) {
+      add(
+        ['idp', 'cognito', 'domainPrefix'],
+        'reserved_domain_prefix',
+        `${JSON.stringify(configured)} contains ${reserved.map((w) => `"${w}"`).join(' and ')}, which Cognito does not allow in a domain prefix; choose another prefix, like "mcp-edge-example"`,
+      );
+    }
+    if (region && account) {
+      idp = { kind: 'cognito', domainPrefix: configured ?? defaultCognitoDomainPrefix(account, region) };
+    }
+    // Without a region the deployment is refused above; the budget then counts the routes alone.
+    if (region) idpBytes = Buffer.byteLength(idpEnvironmentValue(cognitoIdpPlaceholder(region)));
+  } else {
     const secret = config.idp.clientSecret;
     if (secret?.env) add(['idp', 'clientSecret', 'env'], 'local_secret', LOCAL_SECRET);
     if (secret?.secretArn && !FULL_SECRET_ARN.test(secret.secretArn)) {
       add(['idp', 'clientSecret', 'secretArn'], 'partial_secret_arn', PARTIAL_ARN);
     }
-    idp = {
+    const settings: DeployIdp = {
       issuer: config.idp.issuer,
       clientId: config.idp.clientId,
       ...(secret?.secretArn ? { clientSecretArn: secret.secretArn } : {}),
     };
+    idp = { kind: 'oidc', settings };
+    idpBytes = Buffer.byteLength(idpEnvironmentValue(settings));
   }
 
-  const configBytes =
-    Buffer.byteLength(routesEnvironmentValue(config.routes)) +
-    (idp ? Buffer.byteLength(idpEnvironmentValue(idp)) : 0);
+  const configBytes = Buffer.byteLength(routesEnvironmentValue(config.routes)) + idpBytes;
   if (configBytes > CONFIG_ENVIRONMENT_BUDGET_BYTES) {
     add(
       ['routes'],
@@ -227,13 +281,13 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
     );
   }
 
-  if (problems.length > 0 || !region || !account) return { ok: false, problems };
+  if (problems.length > 0 || !region || !account || !idp) return { ok: false, problems };
   const upstreamSecretArns = [
     ...new Set(config.routes.flatMap((r) => r.upstream?.clientSecret?.secretArn ?? [])),
   ];
   return {
     ok: true,
-    deployment: { account, region, routes, upstreamSecretArns, ...(idp ? { idp } : {}) },
+    deployment: { account, region, routes, idp, upstreamSecretArns },
   };
 }
 

@@ -53,3 +53,29 @@ export const ORIGIN_READ_TIMEOUT = Duration.seconds(60);
 
 /** Lambda's hard limit on the size of all environment variables of one function (keys and values). */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+/**
+ * The password policy of the user pool the gateway creates: longer than cdk-nag's COG1 minimum
+ * (8, with upper case, digits and symbols) and lower case too. A temporary password from
+ * `admin-create-user` is good for a week.
+ */
+export const USER_POOL_PASSWORD_POLICY = {
+  minLength: 12,
+  requireLowercase: true,
+  requireUppercase: true,
+  requireDigits: true,
+  requireSymbols: true,
+  tempPasswordValidity: Duration.days(7),
+} as const;
+
+/**
+ * Token lifetimes of the gateway's Cognito app client. The login function redeems the code once
+ * and reads only the ID token; the gateway's own session (8 h) carries the sign-in from there, so
+ * the access token is as short as Cognito allows and the refresh token, which Cognito always
+ * issues, lives its minimum of an hour.
+ */
+export const SIGN_IN_TOKEN_VALIDITY = {
+  idToken: Duration.hours(1),
+  accessToken: Duration.minutes(5),
+  refreshToken: Duration.hours(1),
+} as const;

@@ -8,11 +8,16 @@ import { Duration } from 'aws-cdk-lib';
 export interface FunctionSettings {
   /**
    * `readWrite`: the function is built on the shared services (functions/adapters/lambda-services.ts):
-   * it may read and write the gateway table, and gets MCP_EDGE_TABLE, MCP_EDGE_KMS_KEY_ARN,
-   * MCP_EDGE_IDP and read access to the identity provider's client secret, which the services
-   * load at cold start.
+   * it may read and write the gateway table, and gets MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN.
    */
   readonly tableAccess: 'none' | 'readWrite';
+  /**
+   * Signs people in to the gateway (needs `tableAccess: 'readWrite'`): gets MCP_EDGE_IDP and, for
+   * an external issuer with a client secret, read access to exactly that secret. Only sign-in
+   * does: the shared services load the secret at cold start whenever MCP_EDGE_IDP names one, so a
+   * function given the variable without the permission would fail to start.
+   */
+  readonly signIn: boolean;
   /**
    * Uses the token vault: KMS data keys from the gateway key, only under the vault's encryption
    * context (route, user, issuer) and only for this deployment's routes (docs/storage.md).
@@ -30,6 +35,7 @@ export interface FunctionSettings {
 /** Least privilege: a function reads nothing it is not given. */
 export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
   tableAccess: 'none',
+  signIn: false,
   vault: false,
   upstreamSecrets: false,
   streaming: false,
@@ -52,8 +58,8 @@ const OAUTH_CLIENT: Partial<FunctionSettings> = {
 export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings>>> = {
   // Serves a document computed from its environment: no table, no outbound calls.
   cimd: { timeout: Duration.seconds(5) },
-  // Gateway sign-in: sessions in the table, the identity provider's secret; no vault.
-  login: { tableAccess: 'readWrite', timeout: Duration.seconds(25) },
+  // Gateway sign-in: sessions in the table, the identity provider (and its secret); no vault.
+  login: { tableAccess: 'readWrite', signIn: true, timeout: Duration.seconds(25) },
   connect: OAUTH_CLIENT,
   callback: OAUTH_CLIENT,
   // MCP traffic: long-lived SSE streams, up to API Gateway's 15-minute streaming limit.

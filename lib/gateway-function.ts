@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -26,7 +26,11 @@ export interface GatewayFunctionProps {
   readonly key: IKey;
   /** The deployment's route origins: the only `route` values the vault may use as KMS context. */
   readonly routeOrigins: readonly string[];
-  readonly idp?: DeployIdp | undefined;
+  /**
+   * The identity provider, given to functions whose settings ask for `signIn`; its issuer and
+   * client ID may be tokens (a user pool the stack creates).
+   */
+  readonly idp: DeployIdp;
   readonly upstreamSecretArns: readonly string[];
 }
 
@@ -72,6 +76,11 @@ export class GatewayFunction extends Construct {
   constructor(scope: Construct, id: string, props: GatewayFunctionProps) {
     super(scope, id);
     const { name, settings } = props;
+    if (settings.signIn && settings.tableAccess !== 'readWrite') {
+      throw new Error(
+        `Function "${name}": signIn needs tableAccess "readWrite" (sign-in keeps its sessions in the table)`,
+      );
+    }
 
     this.logGroup = new LogGroup(this, 'Logs', { retention: FUNCTION_LOG_RETENTION });
 
@@ -135,8 +144,8 @@ export class GatewayFunction extends Construct {
     }
     environment.MCP_EDGE_TABLE = props.table.tableName;
     environment.MCP_EDGE_KMS_KEY_ARN = props.key.keyArn;
-    if (props.idp) {
-      environment.MCP_EDGE_IDP = idpEnvironmentValue(props.idp);
+    if (props.settings.signIn) {
+      environment.MCP_EDGE_IDP = idpEnvironment(this, props.idp);
       if (props.idp.clientSecretArn) this.grantSecretValues([props.idp.clientSecretArn]);
     }
   }
@@ -166,4 +175,13 @@ export class GatewayFunction extends Construct {
       new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...arns] }),
     );
   }
+}
+
+/**
+ * `MCP_EDGE_IDP`: plain JSON for a configured issuer; for a user pool the stack creates, JSON that
+ * CloudFormation completes with the pool and client IDs at deploy time.
+ */
+function idpEnvironment(scope: Construct, idp: DeployIdp): string {
+  const hasTokens = Object.values(idp).some((value) => Token.isUnresolved(value));
+  return hasTokens ? Stack.of(scope).toJsonString(idp) : idpEnvironmentValue(idp);
 }

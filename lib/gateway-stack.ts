@@ -2,12 +2,13 @@ import { CrossStackReferences, ReferenceStrength, Stack, type StackProps } from 
 import type { Construct } from 'constructs';
 import type { Endpoint } from '../functions/core/endpoints.ts';
 import type { CertificatesStack } from './certificates-stack.ts';
-import { type Deployment, routesEnvironmentValue } from './config-checks.ts';
+import { type DeployIdp, type Deployment, routesEnvironmentValue } from './config-checks.ts';
 import { EdgePolicies } from './edge-policies.ts';
 import { functionSettings } from './function-settings.ts';
 import { GatewayApi, type GatewayApiFunction } from './gateway-api.ts';
 import { GatewayFunction } from './gateway-function.ts';
 import { GatewayTable } from './gateway-table.ts';
+import { GatewayUserPool } from './gateway-user-pool.ts';
 import { importHostedZone } from './hosted-zone.ts';
 import { OriginVerifySecret } from './origin-verify-secret.ts';
 import { RouteDomain } from './route-domain.ts';
@@ -27,13 +28,16 @@ export interface GatewayStackProps extends StackProps {
 }
 
 /**
- * The gateway in the configured region: shared resources (table and key, origin secret, one
- * function per function name in the endpoint table, the REST API, CloudFront policies) and one
- * {@link RouteDomain} per route, whose construct ID comes from the route host alone.
+ * The gateway in the configured region: shared resources (table and key, origin secret, the
+ * Cognito user pool unless the config names another identity provider, one function per function
+ * name in the endpoint table, the REST API, CloudFront policies) and one {@link RouteDomain} per
+ * route, whose construct ID comes from the route host alone.
  */
 export class GatewayStack extends Stack {
   public readonly data: GatewayTable;
   public readonly originVerify: OriginVerifySecret;
+  /** The user pool people sign in to; absent when the config names an external OIDC issuer. */
+  public readonly userPool: GatewayUserPool | undefined;
   public readonly functions: ReadonlyMap<string, GatewayFunction>;
   public readonly api: GatewayApi;
   public readonly routes: ReadonlyMap<string, RouteDomain>;
@@ -56,6 +60,19 @@ export class GatewayStack extends Stack {
       generation: props.originSecretGeneration ?? 0,
     });
 
+    const routeOrigins = deployment.routes.map((r) => r.config.from);
+    let idp: DeployIdp;
+    if (deployment.idp.kind === 'cognito') {
+      this.userPool = new GatewayUserPool(this, 'SignIn', {
+        domainPrefix: deployment.idp.domainPrefix,
+        routeOrigins,
+      });
+      idp = this.userPool.idp;
+    } else {
+      this.userPool = undefined;
+      idp = deployment.idp.settings;
+    }
+
     const environment = {
       MCP_EDGE_ROUTES: routesEnvironmentValue(deployment.routes.map((r) => r.config)),
       MCP_EDGE_ORIGIN_VERIFY: this.originVerify.dynamicReference,
@@ -72,8 +89,8 @@ export class GatewayStack extends Stack {
         environment,
         table: this.data.table,
         key: this.data.key,
-        routeOrigins: deployment.routes.map((r) => r.config.from),
-        idp: deployment.idp,
+        routeOrigins,
+        idp,
         upstreamSecretArns: deployment.upstreamSecretArns,
       });
       functions.set(name, fn);

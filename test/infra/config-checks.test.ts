@@ -1,13 +1,16 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config/parse.ts';
-import type { GatewayConfigInput } from '../../functions/core/config/schema.ts';
+import type { GatewayConfigInput, RouteConfig } from '../../functions/core/config/schema.ts';
 import {
+  CONFIG_ENVIRONMENT_BUDGET_BYTES,
   checkDeployConfig,
   type DeployCheckEnv,
   type DeployProblem,
+  defaultCognitoDomainPrefix,
   formatProblems,
   isInZone,
+  routesEnvironmentValue,
 } from '../../lib/config-checks.ts';
 import { loadDeployment } from '../../lib/load-deployment.ts';
 import { FIXTURES, readFixture } from './synth.ts';
@@ -31,6 +34,20 @@ function problemsOf(input: GatewayConfigInput, env: DeployCheckEnv = {}): Deploy
 }
 
 const codesAt = (problems: DeployProblem[]) => problems.map((p) => [p.path, p.code]);
+
+/** Routes whose `MCP_EDGE_ROUTES` JSON is exactly `bytes` long: as many as fit, the last `to` padded. */
+function routesOfSize(bytes: number) {
+  const routeNumber = (i: number) => ({
+    from: `https://route-${i}.example.com`,
+    to: `https://upstream-${i}.example.net/mcp`,
+    name: `Route ${i}`,
+  });
+  const size = (routes: RouteConfig[]) => Buffer.byteLength(routesEnvironmentValue(routes));
+  const routes = [routeNumber(0)];
+  while (size([...routes, routeNumber(routes.length)]) <= bytes) routes.push(routeNumber(routes.length));
+  routes.at(-1)!.to += 'p'.repeat(bytes - size(routes));
+  return routes;
+}
 
 describe('checkDeployConfig', () => {
   it('accepts the three-route fixture and gives each route its own zone or the default one', () => {
@@ -165,22 +182,86 @@ describe('checkDeployConfig', () => {
     expect(problems[0]!.message).toContain('six characters');
   });
 
-  it('refuses a Cognito identity provider, which the deployment does not create yet', () => {
-    expect(
-      codesAt(problemsOf({ ...base, routes: [route], idp: { cognito: { domainPrefix: 'edge' } } })),
-    ).toEqual([['idp.cognito', 'unsupported_idp']]);
+  it('creates a Cognito user pool when the config names no identity provider, with a derived domain prefix', () => {
+    const result = check({ ...base, routes: [route] });
+    expect(result.ok && result.deployment.idp).toEqual({
+      kind: 'cognito',
+      domainPrefix: defaultCognitoDomainPrefix('111122223333', 'eu-central-1'),
+    });
   });
 
-  it('collects the identity provider and the upstream secret ARNs the functions may read', () => {
+  it('derives a stable, valid domain prefix from the account and region alone', () => {
+    const prefix = defaultCognitoDomainPrefix('111122223333', 'eu-central-1');
+    expect(prefix).toMatch(/^mcp-edge-[0-9a-f]{12}$/);
+    expect(prefix).not.toMatch(/aws|amazon|cognito/);
+    expect(defaultCognitoDomainPrefix('111122223333', 'eu-central-1')).toBe(prefix);
+    expect(defaultCognitoDomainPrefix('111122223333', 'eu-west-1')).not.toBe(prefix);
+    expect(defaultCognitoDomainPrefix('444455556666', 'eu-central-1')).not.toBe(prefix);
+    const parsed = parseConfig({ ...base, routes: [route], idp: { cognito: { domainPrefix: prefix } } });
+    expect(parsed.ok).toBe(true);
+  });
+
+  it('uses the configured Cognito domain prefix', () => {
+    const result = check({ ...base, routes: [route], idp: { cognito: { domainPrefix: 'example-mcp' } } });
+    expect(result.ok && result.deployment.idp).toEqual({
+      kind: 'cognito',
+      domainPrefix: 'example-mcp',
+    });
+  });
+
+  it.each(['aws-mcp', 'my-amazon-edge', 'cognito-login', 'laws-firm'])(
+    'refuses the domain prefix %s, which holds a word Cognito reserves',
+    (domainPrefix) => {
+      const problems = problemsOf({ ...base, routes: [route], idp: { cognito: { domainPrefix } } });
+      expect(codesAt(problems)).toEqual([['idp.cognito.domainPrefix', 'reserved_domain_prefix']]);
+      expect(problems[0]!.message).toContain('choose another prefix');
+    },
+  );
+
+  it('collects the external identity provider and the upstream secret ARNs the functions may read', () => {
     const result = check(readFixture('infra-three-routes.config.json'));
     expect(result.ok && result.deployment.idp).toEqual({
-      issuer: 'https://login.example.com',
-      clientId: 'mcp-edge',
-      clientSecretArn: 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:idp-QwErTy',
+      kind: 'oidc',
+      settings: {
+        issuer: 'https://login.example.com',
+        clientId: 'mcp-edge',
+        clientSecretArn: 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:idp-QwErTy',
+      },
     });
     expect(result.ok && result.deployment.upstreamSecretArns).toEqual([
       'arn:aws:secretsmanager:eu-central-1:111122223333:secret:tools-AbCdEf',
     ]);
+  });
+
+  it('accepts an external issuer without a client secret (a public client; sign-in always uses PKCE)', () => {
+    const result = check({
+      ...base,
+      routes: [route],
+      idp: { issuer: 'https://login.example.com', clientId: 'mcp-edge' },
+    });
+    expect(result.ok && result.deployment.idp).toEqual({
+      kind: 'oidc',
+      settings: { issuer: 'https://login.example.com', clientId: 'mcp-edge' },
+    });
+  });
+
+  it('refuses an identity provider secret from an environment variable, saying where it goes instead', () => {
+    const problems = problemsOf({
+      ...base,
+      routes: [route],
+      idp: { issuer: 'https://login.example.com', clientId: 'mcp-edge', clientSecret: { env: 'IDP_SECRET' } },
+    });
+    expect(codesAt(problems)).toEqual([['idp.clientSecret.env', 'local_secret']]);
+    expect(formatProblems(problems)[0]).toMatch(
+      /^idp\.clientSecret\.env: environment variables are read by the local gateway only; store the secret in Secrets Manager and use `clientSecret: \{ secretArn:/,
+    );
+  });
+
+  it('reserves room in the functions’ environment for the user pool’s issuer and client ID', () => {
+    const smallIdp = { issuer: 'https://id.example.com', clientId: 'c' };
+    const routes = routesOfSize(CONFIG_ENVIRONMENT_BUDGET_BYTES - 120);
+    expect(check({ ...base, routes, idp: smallIdp }).ok).toBe(true);
+    expect(codesAt(problemsOf({ ...base, routes }))).toEqual([['routes', 'routes_too_large']]);
   });
 
   it('refuses a route table too large for the functions’ 4 KiB environment', () => {

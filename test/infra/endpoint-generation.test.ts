@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINTS, type Endpoint } from '../../functions/core/endpoints.ts';
+import { actionsOf, resourcesAllowed, roleStatements } from './iam.ts';
 import { unacknowledgedFindings } from './nag.ts';
 import { REPO_ROOT, readFixture, type Synthesized, synthesize } from './synth.ts';
 
@@ -91,6 +92,18 @@ describe('generation from the endpoint table', () => {
     for (const d of distributions) {
       expect(d.Properties.DistributionConfig.CacheBehaviors.map((b) => b.PathPattern)).toEqual(cacheable);
     }
+  });
+
+  it('gives the proxy (which refreshes upstream tokens) the vault and the upstream secrets, not sign-in', () => {
+    const statements = roleStatements(s.gatewayTemplate, 'proxy');
+    const vault = statements.filter((st) => actionsOf(st).includes('kms:GenerateDataKey'));
+    expect(vault.map((st) => Object.keys(st.Condition ?? {}).sort())).toEqual([
+      ['ForAllValues:StringEquals', 'Null', 'StringEquals'],
+    ]);
+    expect(resourcesAllowed(statements, 'secretsmanager:GetSecretValue')).toEqual([
+      'arn:aws:secretsmanager:eu-central-1:111122223333:secret:tools-AbCdEf',
+    ]);
+    expect(functionNamed('proxy').properties.Environment).not.toHaveProperty('Variables.MCP_EDGE_IDP');
   });
 
   it('stays free of unacknowledged cdk-nag findings', () => {

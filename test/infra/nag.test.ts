@@ -8,11 +8,13 @@ import {
 } from './nag.ts';
 import { readFixture, type Synthesized, synthesize } from './synth.ts';
 
+// The Cognito fixture has every resource the external-issuer one has, and the user pool besides
+// (the external-issuer deployment is nag-checked in endpoint-generation.test.ts).
 let s: Synthesized;
 let acks: Acknowledgement[];
 let findings: Finding[];
 beforeAll(() => {
-  s = synthesize(readFixture('infra-three-routes.config.json'));
+  s = synthesize(readFixture('infra-cognito.config.json'));
   acks = acknowledgements(s.app);
   findings = allFindings(s.app);
 });
@@ -49,11 +51,26 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-CFR1',
       'AwsSolutions-CFR2',
       'AwsSolutions-CFR3',
+      'AwsSolutions-COG2',
       'AwsSolutions-COG4',
+      'AwsSolutions-COG8',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
       'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
       'AwsSolutions-SMG4',
     ]);
+  });
+
+  it('acknowledges the user pool’s optional MFA (COG2) and Essentials plan (COG8) on the pool itself', () => {
+    const pool = s.gateway.userPool!.userPool.node.path;
+    const onPool = acks.filter((a) => a.rule === 'AwsSolutions-COG2' || a.rule === 'AwsSolutions-COG8');
+    expect(onPool.map((a) => [a.rule, a.path]).sort()).toEqual([
+      ['AwsSolutions-COG2', pool],
+      ['AwsSolutions-COG8', pool],
+    ]);
+    expect(onPool.find((a) => a.rule === 'AwsSolutions-COG2')!.reason).toMatch(/TOTP.*SMS/s);
+    expect(onPool.find((a) => a.rule === 'AwsSolutions-COG8')!.reason).toMatch(
+      /Plus.*per monthly active user/s,
+    );
   });
 });

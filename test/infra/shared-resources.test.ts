@@ -1,6 +1,13 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_DEFINITION } from '../../functions/core/store/table.ts';
+import {
+  actionsOf,
+  allowsEncryptionContext,
+  functionNamed,
+  resourcesAllowed,
+  roleStatements,
+} from './iam.ts';
 import { readFixture, type Synthesized, synthesize } from './synth.ts';
 
 /** The route hosts of the three-route fixture, in config order. */
@@ -116,16 +123,10 @@ describe('REST API', () => {
 });
 
 describe('cimd function', () => {
-  const cimd = () => {
-    const fns = s.gatewayTemplate.findResources('AWS::Lambda::Function', {
-      Properties: { Description: 'MCP Edge: cimd' },
-    });
-    expect(Object.keys(fns)).toHaveLength(1);
-    return Object.values(fns)[0] as { Properties: Record<string, unknown> };
-  };
+  const cimd = () => functionNamed(s.gatewayTemplate, 'cimd').properties;
 
   it('runs Node.js 24 on ARM64 with source maps, its own log group and a small timeout', () => {
-    expect(cimd().Properties).toMatchObject({
+    expect(cimd()).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 256,
@@ -135,95 +136,117 @@ describe('cimd function', () => {
     });
   });
 
-  it('gets the validated route table and the origin secret (as a dynamic reference) in its environment', () => {
-    const env = (cimd().Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  it('gets the validated route table and the origin secret (as a dynamic reference), nothing of the shared services', () => {
+    const env = cimd().Environment.Variables;
     const routes = JSON.parse(env.MCP_EDGE_ROUTES as string) as { from: string }[];
     expect(routes.map((r) => r.from)).toEqual(HOSTS.map((h) => `https://${h}`));
     expect(JSON.stringify(env.MCP_EDGE_ORIGIN_VERIFY)).toContain('{{resolve:secretsmanager:');
     expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
-    expect(env.MCP_EDGE_TABLE).toBeUndefined();
+    expect(Object.keys(env).sort()).toEqual(['MCP_EDGE_ORIGIN_VERIFY', 'MCP_EDGE_ROUTES', 'NODE_OPTIONS']);
   });
 
-  it('has a role that may only write its own logs: no managed policy, no table or key access', () => {
+  it('has a role that may only write its own logs: no managed policy, no table, key or secret access', () => {
     const fn = cimd();
-    const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-    const role = s.gatewayTemplate.toJSON().Resources[roleId];
+    const role = s.gatewayTemplate.toJSON().Resources[fn.Role['Fn::GetAtt'][0]];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-    const policies = Object.values(s.gatewayTemplate.findResources('AWS::IAM::Policy')).filter((p) =>
-      JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(roleId),
-    ) as { Properties: { PolicyDocument: { Statement: unknown[] } } }[];
-    expect(policies).toHaveLength(1);
-    expect(policies[0]!.Properties.PolicyDocument.Statement).toEqual([
+    expect(roleStatements(s.gatewayTemplate, 'cimd')).toEqual([
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: {
-          'Fn::GetAtt': [(fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref, 'Arn'],
-        },
+        Resource: { 'Fn::GetAtt': [fn.LoggingConfig.LogGroup.Ref, 'Arn'] },
       },
     ]);
   });
 });
 
 describe('functions on the shared services (login, connect, callback)', () => {
-  const fn = (name: string) => {
-    const found = Object.entries(
-      s.gatewayTemplate.findResources('AWS::Lambda::Function', {
-        Properties: { Description: `MCP Edge: ${name}` },
-      }),
-    );
-    expect(found, name).toHaveLength(1);
-    return found[0]![1] as {
-      Properties: { Role: { 'Fn::GetAtt': [string] }; Environment: { Variables: Props } };
-    };
-  };
-  type Props = Record<string, unknown>;
-  type Statement = { Action: string | string[]; Resource: unknown; Condition?: Record<string, Props> };
-  const statements = (name: string): Statement[] => {
-    const roleId = fn(name).Properties.Role['Fn::GetAtt'][0];
-    return Object.values(s.gatewayTemplate.findResources('AWS::IAM::Policy'))
-      .map(
-        (p) =>
-          (p as { Properties: { Roles: unknown; PolicyDocument: { Statement: Statement[] } } }).Properties,
-      )
-      .filter((p) => JSON.stringify(p.Roles).includes(`"${roleId}"`))
-      .flatMap((p) => p.PolicyDocument.Statement);
-  };
-  const actions = (st: Statement) => [st.Action].flat();
+  const env = (name: string) => functionNamed(s.gatewayTemplate, name).properties.Environment.Variables;
+  const statements = (name: string) => roleStatements(s.gatewayTemplate, name);
   const IDP_SECRET = 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:idp-QwErTy';
   const TOOLS_SECRET = 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:tools-AbCdEf';
 
-  it.each(['login', 'connect', 'callback'])(
-    '%s gets the table, the key ARN and the identity provider',
+  it.each(['login', 'connect', 'callback'])('%s gets the table and the key ARN', (name) => {
+    expect(env(name).MCP_EDGE_TABLE).toEqual({ Ref: expect.stringMatching(/^DataTable/) });
+    expect(env(name).MCP_EDGE_KMS_KEY_ARN).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^DataKey/), 'Arn'],
+    });
+  });
+
+  it('gives login the external identity provider, with the ARN of its client secret', () => {
+    expect(JSON.parse(env('login').MCP_EDGE_IDP as string)).toEqual({
+      issuer: 'https://login.example.com',
+      clientId: 'mcp-edge',
+      clientSecretArn: IDP_SECRET,
+    });
+  });
+
+  // lambdaServices loads the secret MCP_EDGE_IDP names at cold start: the variable without the
+  // permission would stop these functions from starting.
+  it.each(['connect', 'callback'])(
+    'does not give %s the identity provider (it never signs anyone in)',
     (name) => {
-      const env = fn(name).Properties.Environment.Variables;
-      expect(env.MCP_EDGE_TABLE).toEqual({ Ref: expect.stringMatching(/^DataTable/) });
-      expect(env.MCP_EDGE_KMS_KEY_ARN).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DataKey/), 'Arn'] });
-      expect(JSON.parse(env.MCP_EDGE_IDP as string)).toEqual({
-        issuer: 'https://login.example.com',
-        clientId: 'mcp-edge',
-        clientSecretArn: IDP_SECRET,
-      });
+      expect(env(name).MCP_EDGE_IDP).toBeUndefined();
     },
   );
 
+  it('creates no user pool when the config names an external issuer', () => {
+    const types = Object.values(s.gatewayTemplate.toJSON().Resources as Record<string, { Type: string }>).map(
+      (r) => r.Type,
+    );
+    expect(types.filter((t) => t.startsWith('AWS::Cognito::'))).toEqual([]);
+  });
+
   it.each(['login', 'connect', 'callback'])('%s reaches the table key only through DynamoDB', (name) => {
-    const table = statements(name).find((st) => actions(st).includes('dynamodb:PutItem'))!;
-    expect(actions(table)).not.toContain('dynamodb:Scan');
+    const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
+    expect(actionsOf(table)).not.toContain('dynamodb:Scan');
     expect([table.Resource].flat()).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^DataTable/), 'Arn'] }]);
-    const key = statements(name).find((st) => actions(st).includes('kms:Encrypt'))!;
+    const key = statements(name).find((st) => actionsOf(st).includes('kms:Encrypt'))!;
     expect(key.Condition).toEqual({
       StringEquals: { 'kms:ViaService': 'dynamodb.eu-central-1.amazonaws.com' },
     });
   });
 
+  it('lets login, and only login, read the identity provider’s client secret', () => {
+    expect(resourcesAllowed(statements('login'), 'secretsmanager:GetSecretValue')).toEqual([IDP_SECRET]);
+    for (const name of ['connect', 'callback', 'cimd']) {
+      expect(resourcesAllowed(statements(name), 'secretsmanager:GetSecretValue'), name).not.toContain(
+        IDP_SECRET,
+      );
+    }
+  });
+
+  it('keeps login out of the vault', () => {
+    expect(statements('login').filter((st) => actionsOf(st).includes('kms:GenerateDataKey'))).toEqual([]);
+    expect(
+      statements('login').filter((st) => actionsOf(st).includes('kms:Decrypt') && !st.Condition),
+    ).toEqual([]);
+  });
+
+  it.each(['connect', 'callback'])('%s may read exactly the routes’ upstream client secrets', (name) => {
+    expect(resourcesAllowed(statements(name), 'secretsmanager:GetSecretValue')).toEqual([TOOLS_SECRET]);
+  });
+});
+
+describe('vault key statement (connect, callback)', () => {
+  const vaultStatement = (name: string) => {
+    const vault = roleStatements(s.gatewayTemplate, name).filter((st) =>
+      actionsOf(st).includes('kms:GenerateDataKey'),
+    );
+    expect(vault, name).toHaveLength(1);
+    return vault[0]!;
+  };
+  /** The pseudo-user functions/core/store/registrations.ts seals dynamic registrations' secrets under. */
+  const REGISTRATION_USER = '(dynamic client registration)';
+  const ORIGIN = `https://${HOSTS[0]}`;
+  const ISSUER = 'https://as.upstream.example.net';
+
   it.each(['connect', 'callback'])(
-    '%s gets vault data keys only under the full vault context, for this deployment’s routes',
+    '%s gets data keys from the table key only, only under the full vault context, for this deployment’s routes',
     (name) => {
-      const vault = statements(name).filter((st) => actions(st).includes('kms:GenerateDataKey'));
-      expect(vault).toHaveLength(1);
-      expect(actions(vault[0]!)).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
-      expect(vault[0]!.Condition).toEqual({
+      const vault = vaultStatement(name);
+      expect(actionsOf(vault)).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
+      expect(vault.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DataKey/), 'Arn'] });
+      expect(vault.Condition).toEqual({
         'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['route', 'user', 'issuer'] },
         Null: {
           'kms:EncryptionContext:route': 'false',
@@ -235,15 +258,33 @@ describe('functions on the shared services (login, connect, callback)', () => {
     },
   );
 
-  it('keeps login out of the vault and the upstream client secrets', () => {
-    expect(statements('login').filter((st) => actions(st).includes('kms:GenerateDataKey'))).toEqual([]);
-    const secrets = statements('login').filter((st) => actions(st).includes('secretsmanager:GetSecretValue'));
-    expect(secrets.flatMap((st) => [st.Resource].flat())).toEqual([IDP_SECRET]);
+  it.each([
+    ['a user’s tokens on a configured route', { route: ORIGIN, user: 'user-sub-1', issuer: ISSUER }, true],
+    [
+      'a dynamic registration’s secret (the registrations pseudo-user)',
+      { route: ORIGIN, user: REGISTRATION_USER, issuer: ISSUER },
+      true,
+    ],
+    ['another deployment’s route', { route: 'https://mcp.other.org', user: 'u', issuer: ISSUER }, false],
+    ['a route written differently', { route: `${ORIGIN}/`, user: 'u', issuer: ISSUER }, false],
+    ['no issuer', { route: ORIGIN, user: 'u' }, false],
+    ['an extra context key', { route: ORIGIN, user: 'u', issuer: ISSUER, purpose: 'x' }, false],
+    ['an empty context', {}, false],
+  ])('allows the KMS call for %s: %s', (_, context, allowed) => {
+    for (const name of ['connect', 'callback']) {
+      expect(allowsEncryptionContext(vaultStatement(name), context), name).toBe(allowed);
+    }
   });
 
-  it.each(['connect', 'callback'])('%s may read exactly the configured secrets', (name) => {
-    const secrets = statements(name).filter((st) => actions(st).includes('secretsmanager:GetSecretValue'));
-    expect(secrets.flatMap((st) => [st.Resource].flat()).sort()).toEqual([IDP_SECRET, TOOLS_SECRET].sort());
+  it('is the only way any function gets KMS data keys or plain decryption', () => {
+    for (const name of ['cimd', 'login', 'connect', 'callback']) {
+      const direct = roleStatements(s.gatewayTemplate, name).filter(
+        (st) =>
+          actionsOf(st).some((a) => a === 'kms:GenerateDataKey' || a === 'kms:Decrypt') &&
+          !(st.Condition?.StringEquals && 'kms:ViaService' in st.Condition.StringEquals),
+      );
+      expect(direct.length, name).toBe(name === 'connect' || name === 'callback' ? 1 : 0);
+    }
   });
 });
 
