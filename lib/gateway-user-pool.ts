@@ -26,10 +26,10 @@ export interface GatewayUserPoolProps {
  * people sign in to with their email address, its Cognito domain (the hosted sign-in pages) and
  * one public app client for the login function.
  *
- * Invite-only (self sign-up off; operators add people with `admin-create-user`), TOTP MFA offered
- * to everyone, a 12-character password policy, no user-existence hints, and retained with deletion
- * protection: deleting the pool would delete every person's account, and their `sub`s key the
- * token vault. The app client is public (no secret) and allows only the authorization code grant
+ * Invite-only (self sign-up off; operators add people with `admin-create-user`), MFA optional with
+ * TOTP enabled (the hosted pages enrol authenticators only once MFA is required), a 12-character
+ * password policy, no user-existence hints, and retained with deletion protection: deleting the
+ * pool would delete every person's account, and their `sub`s key the token vault. The app client is public (no secret) and allows only the authorization code grant
  * (the login function always sends PKCE S256 and a nonce, functions/core/auth/signin.ts), scopes
  * `openid email profile`, and exactly the routes' `/.pomerium/login/callback` URLs. Sign-in runs
  * through the hosted pages only: the client allows none of Cognito's direct API sign-in flows.
@@ -114,7 +114,7 @@ export class GatewayUserPool extends Construct {
   private acknowledgeUserPoolFindings(): void {
     const findings: Record<string, string> = {
       'AwsSolutions-COG2':
-        'The MCP Edge user pool offers TOTP MFA (authenticator apps) to every person and leaves enrolling to each of them: requiring it would force an authenticator enrolment at first sign-in on everyone an operator invites, which the deployment cannot decide for them. SMS MFA stays off (it is paid per message and needs an SNS role). Operators who must require MFA can bring their own OIDC issuer (`idp.issuer`) with that policy.',
+        'MFA in the MCP Edge user pool is optional, not required: requiring it makes every invited person enrol an authenticator app at first sign-in, a policy the deployment leaves to the operator (docs/deploy.md, "Signing in"). TOTP is enabled so that requiring it is a one-setting change; until then the hosted sign-in pages offer no enrolment, so nobody uses MFA. SMS MFA stays off (paid per message, needs an SNS role). Operators who need MFA can require it or bring their own OIDC issuer with that policy.',
       'AwsSolutions-COG8':
         'The MCP Edge user pool is on the Essentials feature plan, not Plus: Plus (threat protection: compromised-credential checks, adaptive authentication) has no free tier and costs about $0.02 per monthly active user (list price), whereas Essentials includes 10,000 monthly active users free. Sign-in is invite-only (self sign-up off) and reveals no user existence; operators who need risk-based sign-in can bring their own OIDC issuer or switch the pool to Plus.',
     };

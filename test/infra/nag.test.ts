@@ -68,7 +68,7 @@ describe('cdk-nag AwsSolutions', () => {
       ['AwsSolutions-COG2', pool],
       ['AwsSolutions-COG8', pool],
     ]);
-    expect(onPool.find((a) => a.rule === 'AwsSolutions-COG2')!.reason).toMatch(/TOTP.*SMS/s);
+    expect(onPool.find((a) => a.rule === 'AwsSolutions-COG2')!.reason).toMatch(/optional.*TOTP.*SMS/s);
     expect(onPool.find((a) => a.rule === 'AwsSolutions-COG8')!.reason).toMatch(
       /Plus.*per monthly active user/s,
     );
