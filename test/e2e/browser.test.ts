@@ -105,4 +105,25 @@ describe('the connect flow in Chromium', () => {
     expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
     expect(png.byteLength).toBeGreaterThan(1000);
   });
+
+  // Regression: pages once sent Referrer-Policy no-referrer, so Chromium posted these forms with
+  // "Origin: null" and the CSRF check refused every Disconnect and Sign out.
+  it('disconnects from the connections page', async () => {
+    await page.goto(connections());
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await page.waitForURL(connections());
+    expect(await page.locator('td span').textContent()).toBe('not connected');
+    expect(await gateway.services.vault.get({ route: origin, user: 'alice' })).toEqual({
+      ok: false,
+      code: 'not_connected',
+    });
+  });
+
+  it('signs out from the connections page', async () => {
+    await page.goto(connections());
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    expect(await page.locator('h1').textContent()).toBe('Signed out');
+    const cookies = await page.context().cookies(origin);
+    expect(cookies.filter((c) => c.name.startsWith('__Host-mcp-edge-session-'))).toEqual([]);
+  });
 });

@@ -127,6 +127,11 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
       '/\r\nSet-Cookie:x=y',
       '\\\\evil.example',
       'javascript:alert(1)',
+      // dot segments that normalise to a protocol-relative URL (regression: these once gave a 500)
+      '/..//evil.example',
+      '/.//evil.example',
+      '/a/..//evil.example',
+      '/%2e%2e//evil.example',
     ]) {
       const res = await browser.request(at(`${LOGIN}?return_to=${encodeURIComponent(target)}`));
       expectRefusal(res, 400, 'invalid_return_to');

@@ -152,11 +152,16 @@ export function createSignIn(options: {
           requireIdToken: true,
         });
         idToken = tokens.id_token;
-      } catch {
-        return fail(
-          'login_response_invalid',
-          'The sign-in could not be completed with the identity provider.',
-        );
+      } catch (error) {
+        // An OAuth error answer (a forged or reused code) is the caller's doing; a claim check that
+        // fails is the ID token's; anything else (network, 5xx) is the provider being unavailable.
+        if (error instanceof oauth.ResponseBodyError) {
+          return fail('login_response_invalid', 'The identity provider did not accept this sign-in.');
+        }
+        if (error instanceof oauth.OperationProcessingError) {
+          return fail('id_token_invalid', 'The identity provider’s ID token did not pass the checks.');
+        }
+        return fail('idp_unavailable', 'The sign-in could not be completed with the identity provider.');
       }
       let claims: jose.JWTPayload;
       try {

@@ -62,7 +62,9 @@ export function page(
       'content-security-policy': CSP,
       'x-content-type-options': 'nosniff',
       'x-frame-options': 'DENY',
-      'referrer-policy': 'no-referrer',
+      // same-origin, not no-referrer: form POSTs from our pages must carry a real Origin header
+      // (no-referrer makes browsers send "Origin: null", which the CSRF check refuses).
+      'referrer-policy': 'same-origin',
       ...headers,
     },
   });

@@ -28,7 +28,7 @@ const SIGN_IN_REFUSALS: Record<string, [number, string]> = {
   login_other_browser: [400, 'This sign-in was started in another browser. Start again here.'],
   login_expired: [400, 'This sign-in took too long. Start again.'],
   login_denied: [403, 'The identity provider did not sign you in.'],
-  login_response_invalid: [502, 'The identity provider’s answer could not be used.'],
+  login_response_invalid: [400, 'The identity provider’s answer could not be used. Start again.'],
   id_token_invalid: [502, 'The identity provider’s ID token could not be verified.'],
 };
 

@@ -25,8 +25,11 @@ export function parseReturnTo(
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (value.length > MAX_RETURN_TO || /[\u0000-\u001f\u007f]/.test(value)) return { ok: false };
   if (!isSameOriginPath(value, route.origin)) return { ok: false };
+  // Check the normalised form too: dot segments can turn "/..//evil.example" into "//evil.example".
   const url = new URL(value, route.origin);
-  return { ok: true, path: `${url.pathname}${url.search}` };
+  const path = `${url.pathname}${url.search}`;
+  if (!isSameOriginPath(path, route.origin)) return { ok: false };
+  return { ok: true, path };
 }
 
 /** The browser-binding value: the existing cookie, or a new one with its Set-Cookie. */

@@ -262,6 +262,8 @@ describe('OAuth callback refusals on the local gateway', () => {
       '/\\evil.example',
       '/\r\nSet-Cookie:x=y',
       'javascript:alert(1)',
+      '/..//evil.example',
+      '/%2e%2e//evil.example',
     ]) {
       // (the sign-in entry point's refusals are covered where an identity provider is configured)
       const res = await call(`/.pomerium/connect?return_to=${encodeURIComponent(target)}`, {
