@@ -116,7 +116,9 @@ export class GatewayApi extends Construct {
 
     for (const endpoint of props.endpoints) {
       const resource = this.api.root.resourceForPath(endpoint.path);
-      for (const httpMethod of endpoint.methods) {
+      // The listed methods, plus ANY so that any other method reaches the function too and gets its
+      // clear 405 with Allow rather than API Gateway's "Missing Authentication Token" 403.
+      for (const httpMethod of [...endpoint.methods, 'ANY']) {
         const method = resource.addMethod(httpMethod, integrationFor(endpoint.function), {
           authorizationType: AuthorizationType.NONE,
         });

@@ -90,7 +90,9 @@ export class RouteDomain extends Construct {
     const cached: BehaviorOptions = {
       origin,
       viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-      allowedMethods: AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+      // Only GET and HEAD are cached; the other methods still reach the function, which answers
+      // OPTIONS preflights and refuses the rest with 405 and Allow.
+      allowedMethods: AllowedMethods.ALLOW_ALL,
       cachedMethods: CachedMethods.CACHE_GET_HEAD,
       cachePolicy: props.policies.cachedDocument,
       originRequestPolicy: props.policies.hostOnly,

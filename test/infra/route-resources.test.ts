@@ -133,7 +133,7 @@ describe.each(HOSTS)('route %s', (host) => {
     expect(config.CacheBehaviors).toHaveLength(1);
     expect(config.CacheBehaviors[0]).toMatchObject({
       PathPattern: CIMD_PATH,
-      AllowedMethods: ['GET', 'HEAD', 'OPTIONS'],
+      AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
       CachedMethods: ['GET', 'HEAD'],
       CachePolicyId: { Ref: expect.stringMatching('^EdgePoliciesCachedDocument') },
       OriginRequestPolicyId: { Ref: expect.stringMatching('^EdgePoliciesHostOnly') },

@@ -89,7 +89,7 @@ describe('REST API', () => {
     expect(() => JSON.parse(filled)).not.toThrow();
   });
 
-  it.each(['GET', 'HEAD', 'OPTIONS'])(
+  it.each(['GET', 'HEAD', 'OPTIONS', 'ANY'])(
     'routes %s on the CIMD path to the cimd function as a Lambda proxy',
     (method) => {
       const resources = s.gatewayTemplate.findResources('AWS::ApiGateway::Resource', {
