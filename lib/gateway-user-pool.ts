@@ -114,7 +114,7 @@ export class GatewayUserPool extends Construct {
   private acknowledgeUserPoolFindings(): void {
     const findings: Record<string, string> = {
       'AwsSolutions-COG2':
-        'MFA in the MCP Edge user pool is optional, not required: requiring it makes every invited person enrol an authenticator app at first sign-in, a policy the deployment leaves to the operator (docs/deploy.md, "Signing in"). TOTP is enabled so that requiring it is a one-setting change; until then the hosted sign-in pages offer no enrolment, so nobody uses MFA. SMS MFA stays off (paid per message, needs an SNS role). Operators who need MFA can require it or bring their own OIDC issuer with that policy.',
+        'MFA in the MCP Edge user pool is optional, not required: requiring it makes every invited person enrol an authenticator app at first sign-in, a policy the deployment leaves to the operator (README.md, "Signing in"). TOTP is enabled so that requiring it is a one-setting change; until then the hosted sign-in pages offer no enrolment, so nobody uses MFA. SMS MFA stays off (paid per message, needs an SNS role). Operators who need MFA can require it or bring their own OIDC issuer with that policy.',
       'AwsSolutions-COG8':
         'The MCP Edge user pool is on the Essentials feature plan, not Plus: Plus (threat protection: compromised-credential checks, adaptive authentication) has no free tier and costs about $0.02 per monthly active user (list price), whereas Essentials includes 10,000 monthly active users free. Sign-in is invite-only (self sign-up off) and reveals no user existence; operators who need risk-based sign-in can bring their own OIDC issuer or switch the pool to Plus.',
     };

@@ -42,7 +42,7 @@ export class OriginVerifySecret extends Construct {
     Validations.of(this.secret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'Secrets Manager rotation would not reach the copies CloudFormation resolved into the CloudFront origin headers and Lambda environment at deploy time (they keep the old value until those resources are updated), and updating one side before the other refuses traffic in between; the value is replaced deliberately instead (docs/deploy.md, "Rotating the origin secret").',
+        'Secrets Manager rotation would not reach the copies CloudFormation resolved into the CloudFront origin headers and Lambda environment at deploy time (they keep the old value until those resources are updated), and updating one side before the other refuses traffic in between; the value is replaced deliberately instead (README.md, "Rotating the origin secret").',
     });
   }
 
