@@ -8,6 +8,8 @@ import { REPO_ROOT } from './synth.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'mcp-edge-synth-'));
 let bundledCimd: { file: string; routes: string } | undefined;
+/** The other functions' bundles, by function name. */
+const bundles = new Map<string, string>();
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 /** Runs the real CDK CLI offline: no credentials, no AWS endpoints, no notices. */
@@ -63,6 +65,15 @@ describe('npx cdk synth', () => {
       file: join(bundle, 'index.mjs'),
       routes: fn!.Properties.Environment!.Variables.MCP_EDGE_ROUTES!,
     };
+    for (const name of ['login', 'connect', 'callback']) {
+      const other = Object.values(template.Resources as Record<string, LambdaResource>).find(
+        (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === `MCP Edge: ${name}`,
+      );
+      bundles.set(
+        name,
+        join(outdir, `asset.${other!.Properties.Code!.S3Key.replace(/\.zip$/, '')}`, 'index.mjs'),
+      );
+    }
   });
 
   it('produces a cimd bundle that runs: it serves the document with the template’s route table', async () => {
@@ -84,6 +95,50 @@ describe('npx cdk synth', () => {
       'https://mcp.example.com/.well-known/mcp-client-metadata.json',
     );
     expect((await handler(event())).statusCode).toBe(403);
+  });
+
+  it('produces login, connect and callback bundles that start (top-level await, ESM) and answer without a network', async () => {
+    expect(bundles.size, 'needs the synth above').toBe(3);
+    Object.assign(process.env, {
+      AWS_REGION: 'eu-west-1',
+      MCP_EDGE_ROUTES: bundledCimd!.routes,
+      MCP_EDGE_ORIGIN_VERIFY: 'origin-secret-for-this-test',
+      MCP_EDGE_TABLE: 'mcp-edge-test',
+      MCP_EDGE_KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000',
+      MCP_EDGE_IDP: JSON.stringify({
+        issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x',
+        clientId: 'c',
+      }),
+    });
+    type Handler = (
+      event: unknown,
+    ) => Promise<{ statusCode: number; body: string; multiValueHeaders?: Record<string, string[]> }>;
+    const load = async (name: string) =>
+      ((await import(pathToFileURL(bundles.get(name)!).href)) as { handler: Handler }).handler;
+    const event = (method: string, path: string, headers: Record<string, string> = {}) => ({
+      httpMethod: method,
+      path,
+      headers: {
+        Host: 'mcp.example.com',
+        'x-mcp-edge-origin-verify': 'origin-secret-for-this-test',
+        ...headers,
+      },
+      requestContext: { domainName: 'mcp.example.com' },
+    });
+    // No session cookie: each answer comes before any DynamoDB, KMS or identity-provider call.
+    const connections = await (await load('connect'))(
+      event('GET', '/.pomerium/connections', { accept: 'application/json' }),
+    );
+    expect(connections.statusCode).toBe(401);
+    expect(JSON.parse(connections.body).error).toBe('login_required');
+    const callback = await (await load('callback'))(event('GET', '/.pomerium/oauth/callback'));
+    expect(callback.statusCode).toBe(401);
+    expect(callback.body).toContain('login_required');
+    const login = await load('login');
+    expect((await login(event('PUT', '/.pomerium/login'))).statusCode).toBe(405);
+    expect(
+      (await login({ ...event('GET', '/.pomerium/login'), headers: { Host: 'mcp.example.com' } })).statusCode,
+    ).toBe(403);
   });
 
   it('refuses a local-only config with exit code 1 and the messages, without a stack trace', () => {
