@@ -20,6 +20,9 @@ export const DEFAULT_LOCAL_CONFIG = 'demo/local.config.ts';
 
 /** `npm start`: runs until SIGINT/SIGTERM, then stops everything it started. */
 export async function run(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
+  // The AWS SDK warns on every start that its 2027 releases will need Node 22; Lambda runs Node 24,
+  // and the local gateway's SDK clients only ever talk to DynamoDB Local, so the notice is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let values: {
     config?: string;
     'tls-cert'?: string;
