@@ -151,7 +151,8 @@ async function connections(deps: ConnectAppDeps, request: Request, route: Route)
 <td>${row.scopes.join(' ') || '—'}</td><td>${row.expiresAt ?? '—'}</td>
 <td>${
       row.route !== route.origin
-        ? ''
+        ? // Another route is another origin with its own session cookie: manage it there.
+          html`<a href="${row.route}${CONNECTIONS_PATH}">Manage</a>`
         : row.connected
           ? html`<form method="post" action="${DISCONNECT_PATH}"><input type="hidden" name="csrf" value="${csrf}">
 <button class="secondary" type="submit">Disconnect</button></form>`
