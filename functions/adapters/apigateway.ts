@@ -38,12 +38,21 @@ export function eventToRequest(event: APIGatewayProxyEvent): Request {
   url.search = query.toString();
 
   const headers = new Headers();
+  // A header the Fetch API cannot represent (a NUL, a character above U+00FF) is dropped rather
+  // than failing the whole request: one odd parent-domain cookie must not break a browser's session.
+  const add = (key: string, value: string) => {
+    try {
+      headers.append(key, value);
+    } catch {
+      // not representable as a Fetch header; ignored
+    }
+  };
   for (const [key, values] of Object.entries(event.multiValueHeaders ?? {})) {
-    for (const value of values ?? []) headers.append(key, value);
+    for (const value of values ?? []) add(key, value);
   }
   if (!event.multiValueHeaders) {
     for (const [key, value] of Object.entries(event.headers ?? {})) {
-      if (value !== undefined) headers.set(key, value);
+      if (value !== undefined) add(key, value);
     }
   }
   const method = event.httpMethod.toUpperCase();

@@ -51,11 +51,10 @@ export async function lambdaServices(
       clientId: idp.clientId,
       clientSecret: idp.clientSecretArn ? await fromSecretsManager(idp.clientSecretArn) : undefined,
     },
+    // In AWS a configured secret lives in Secrets Manager; `env` references are local-only (synth refuses them).
     configuredSecret: async (ref) => {
-      if (ref.secretArn) return fromSecretsManager(ref.secretArn);
-      const value = ref.env ? env[ref.env] : undefined;
-      if (!value) throw new Error('the configured client secret is not available');
-      return value;
+      if (!ref.secretArn) throw new Error('configured client secrets must be Secrets Manager ARNs in AWS');
+      return fromSecretsManager(ref.secretArn);
     },
   });
   return { services, originSecret };

@@ -63,8 +63,15 @@ export function createServices(parts: ServiceParts) {
     return f;
   };
 
-  const secrets: ClientSecretResolver = async (auth, client) => {
-    if (auth.secretRef) return parts.configuredSecret(auth.secretRef);
+  // A client secret comes only from the route's own config entry or from the route's dynamic
+  // registration — never from a reference read back out of the table, so a tampered item cannot
+  // make a function read an arbitrary secret or environment variable.
+  const secrets: ClientSecretResolver = async (_auth, client) => {
+    const route = routes.routes.find((r) => r.origin === client.route);
+    const configured = route?.config.upstream;
+    if (configured?.clientSecret && configured.clientId === client.clientId) {
+      return parts.configuredSecret(configured.clientSecret);
+    }
     const registration = await registrations.get(client.route, client.issuer);
     if (registration?.clientId === client.clientId && registration.clientSecret)
       return registration.clientSecret;

@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { chooseClient } from '../oauth/client-choice.ts';
 import { fail, type OutboundFetch, type Result } from '../oauth/types.ts';
 import { discoverUpstream } from '../oauth/upstream-discovery.ts';
+import { withoutIdToken } from '../oauth/without-id-token.ts';
 import type { Route } from '../routes.ts';
 import type { DiscoveryCache } from '../store/discovery-cache.ts';
 import type { RegistrationStore } from '../store/registrations.ts';
@@ -190,6 +191,10 @@ export async function finishConnect(
     );
   }
 
+  if (!params.get('code')) {
+    return fail('authorization_response_invalid', 'The upstream authorization server’s answer carries no code.');
+  }
+
   let tokens: oauth.TokenEndpointResponse;
   try {
     const response = await oauth.authorizationCodeGrantRequest(
@@ -201,7 +206,9 @@ export async function finishConnect(
       record.codeVerifier,
       { ...http, additionalParameters: { resource: record.resource } },
     );
-    tokens = await oauth.processAuthorizationCodeResponse(as, client, response, { requireIdToken: false });
+    tokens = await oauth.processAuthorizationCodeResponse(as, client, await withoutIdToken(response), {
+      requireIdToken: false,
+    });
   } catch {
     return fail(
       'token_exchange_failed',

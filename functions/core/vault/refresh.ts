@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { withoutIdToken } from '../oauth/without-id-token.ts';
 import { type ClientSecretResolver, resolveClientAuth } from './client-auth.ts';
 import type { VaultItem } from './item.ts';
 
@@ -65,7 +66,7 @@ export async function refreshGrant(
     return { kind: 'unavailable' };
   }
   try {
-    const body = await oauth.processRefreshTokenResponse(as, client, response);
+    const body = await oauth.processRefreshTokenResponse(as, client, await withoutIdToken(response));
     const scope = body.scope ?? item.scope;
     return {
       kind: 'tokens',

@@ -118,7 +118,7 @@ for a confidential client) on the route <code>${route.origin}</code> in the gate
     const [status, message] = CONNECT_REFUSALS[started.code] ?? [502, started.message];
     return errorPage(status, 'Connection unavailable', message, started.detail ?? started.code);
   }
-  return redirect(started.location, {}, binding.setCookie ? [binding.setCookie] : []);
+  return redirect(started.location, {}, [binding.setCookie]);
 }
 
 async function connections(deps: ConnectAppDeps, request: Request, route: Route): Promise<Response> {

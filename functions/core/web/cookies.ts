@@ -14,7 +14,7 @@ export function cookieNames(origin: string): { session: string; binding: string 
 /** Parses a `Cookie` header; the first value of a name wins, malformed pairs are skipped. */
 export function readCookies(header: string | null): Map<string, string> {
   const cookies = new Map<string, string>();
-  if (!header || header.length > 8192) return cookies;
+  if (!header || header.length > 32_768) return cookies;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq <= 0) continue;

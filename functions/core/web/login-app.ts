@@ -55,7 +55,7 @@ export function createLoginApp(deps: LoginAppDeps): (request: Request) => Promis
       const binding = browserBinding(request, route);
       const started = await deps.signIn.start(route, returnTo.path, binding.value);
       if (!started.ok) return errorPage(502, 'Sign-in unavailable', started.message, started.code);
-      return redirect(started.location, {}, binding.setCookie ? [binding.setCookie] : []);
+      return redirect(started.location, {}, [binding.setCookie]);
     }
 
     if (url.pathname === `${LOGIN_PATH}/callback`) {

@@ -33,11 +33,12 @@ export function parseReturnTo(
 }
 
 /** The browser-binding value: the existing cookie, or a new one with its Set-Cookie. */
-export function browserBinding(request: Request, route: Route): { value: string; setCookie?: string } {
+export function browserBinding(request: Request, route: Route): { value: string; setCookie: string } {
   const name = cookieNames(route.origin).binding;
   const existing = readCookies(request.headers.get('cookie')).get(name);
-  if (isRandomToken(existing)) return { value: existing };
-  const value = randomToken();
+  // Re-sent every time a flow starts, so a flow begun late in the cookie's life does not come
+  // back to a browser that has dropped it.
+  const value = isRandomToken(existing) ? existing : randomToken();
   return { value, setCookie: secureCookie(name, value, BINDING_MAX_AGE) };
 }
 

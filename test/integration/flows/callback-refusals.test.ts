@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Base64url } from '../../../functions/core/crypto/hash.ts';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { cookieNames } from '../../../functions/core/web/cookies.ts';
+import { csrfToken } from '../../../functions/core/web/request-context.ts';
 import { httpsCall } from '../../support/https.ts';
 import { startTestGateway, type TestGateway } from '../../support/local-gateway.ts';
 
@@ -220,6 +221,16 @@ describe('OAuth callback refusals on the local gateway', () => {
     expect(await vaultItems()).toEqual([]);
   });
 
+  it('refuses an answer with a valid state but neither code nor error as a bad request', async () => {
+    const state = await newState();
+    const res = await call(`/.pomerium/oauth/callback?state=${state}`, {
+      [names.session]: alice,
+      [names.binding]: binding,
+    });
+    expectRefusal(res, 400, 'authorization_response_invalid');
+    expect(await vaultItems()).toEqual([]);
+  });
+
   it('requires iss when the authorization server advertised it', async () => {
     const state = await newState('alice', '/.pomerium/connections', true);
     const res = await call(`/.pomerium/oauth/callback?code=c&state=${state}`, {
@@ -295,10 +306,41 @@ describe('OAuth callback refusals on the local gateway', () => {
       'content-type': 'application/x-www-form-urlencoded',
     });
     expectRefusal(noToken, 403, 'csrf');
-    const crossSite = await call('/.pomerium/disconnect', cookies, 'POST', {
-      'content-type': 'application/x-www-form-urlencoded',
-      origin: 'https://evil.example',
+    // The right token, but posted from another site: the Origin check refuses it on its own.
+    const crossSite = await httpsCall(`${origin}/.pomerium/disconnect`, {
+      ca: gw.cert.ca,
+      method: 'POST',
+      headers: {
+        cookie: `${names.session}=${alice}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: 'https://evil.example',
+      },
+      body: new URLSearchParams({ csrf: csrfToken(alice) }).toString(),
     });
     expectRefusal(crossSite, 403, 'csrf');
+    const crossSiteFetch = await httpsCall(`${origin}/.pomerium/disconnect`, {
+      ca: gw.cert.ca,
+      method: 'POST',
+      headers: {
+        cookie: `${names.session}=${alice}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'sec-fetch-site': 'cross-site',
+      },
+      body: new URLSearchParams({ csrf: csrfToken(alice) }).toString(),
+    });
+    expectRefusal(crossSiteFetch, 403, 'csrf');
+    // The same request from the page itself goes through.
+    const own = await httpsCall(`${origin}/.pomerium/disconnect`, {
+      ca: gw.cert.ca,
+      method: 'POST',
+      headers: {
+        cookie: `${names.session}=${alice}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        origin,
+        'sec-fetch-site': 'same-origin',
+      },
+      body: new URLSearchParams({ csrf: csrfToken(alice) }).toString(),
+    });
+    expect(own.status).toBe(303);
   });
 });

@@ -58,6 +58,11 @@ describe('CIMD Lambda handler', () => {
     }
   });
 
+  it('drops header values the Fetch API cannot hold instead of failing the request (regression: was a 500)', async () => {
+    const res = await invoke(event({}, { 'X-Foo': '日本', Cookie: 'theme=日本; other=1' }));
+    expect(res.statusCode).toBe(200);
+  });
+
   it('answers a malformed event with a 400, not a stack trace', async () => {
     const res = await invoke(
       event({ requestContext: {} as APIGatewayProxyEvent['requestContext'] }, { Host: 'bad host' }),
