@@ -1,3 +1,4 @@
+import { sha256Base64url } from '../crypto/hash.ts';
 import type { EncryptedBlob } from './cipher.ts';
 import type { ClientAuthDescriptor } from './client-auth.ts';
 
@@ -32,6 +33,33 @@ export interface VaultSecrets {
   readonly accessToken: string;
   readonly refreshToken?: string;
   readonly idToken?: string;
+  /** {@link securityBinding} of the clear metadata at write time; checked on every read. */
+  readonly bound?: string;
+}
+
+/**
+ * A digest of the clear attributes that decide where tokens and secrets are sent (token and
+ * revocation endpoints, client, authentication method, resource, the http escape hatch). It is
+ * sealed with the tokens, so an item whose clear metadata was edited in the table no longer opens:
+ * table write access alone cannot redirect a refresh or a revocation to another server.
+ */
+export function securityBinding(
+  m: Pick<
+    VaultMetadata,
+    'tokenEndpoint' | 'revocationEndpoint' | 'clientId' | 'clientAuth' | 'resource' | 'allowInsecureRequests'
+  >,
+): string {
+  return sha256Base64url(
+    JSON.stringify([
+      'mcp-edge/vault-binding/v1',
+      m.tokenEndpoint,
+      m.revocationEndpoint ?? null,
+      m.clientId,
+      m.clientAuth.method,
+      m.resource ?? null,
+      m.allowInsecureRequests === true,
+    ]),
+  );
 }
 
 export type VaultMetadata = Omit<VaultTokens, keyof VaultSecrets>;

@@ -6,6 +6,7 @@ import type { ClientSecretResolver } from './client-auth.ts';
 import {
   metadataAttributes,
   metadataOf,
+  securityBinding,
   updateExpression,
   type VaultItem,
   type VaultMetadata,
@@ -115,18 +116,20 @@ export function createVault(options: VaultOptions): Vault {
         issuer: item.issuer,
       });
       const secrets = JSON.parse(new TextDecoder().decode(plaintext)) as VaultSecrets;
-      return typeof secrets.accessToken === 'string' ? secrets : undefined;
+      if (typeof secrets.accessToken !== 'string') return undefined;
+      // The clear metadata must be what was sealed with the tokens (see securityBinding).
+      return secrets.bound === securityBinding(item) ? secrets : undefined;
     } catch (error) {
       if (error instanceof DecryptError || error instanceof SyntaxError) return undefined;
       throw error;
     }
   };
 
-  const sealSecrets = (secrets: VaultSecrets, key: VaultKey, issuer: string) =>
-    cipher.encrypt(new TextEncoder().encode(JSON.stringify(secrets)), {
+  const sealSecrets = (secrets: VaultSecrets, key: VaultKey, metadata: VaultMetadata) =>
+    cipher.encrypt(new TextEncoder().encode(JSON.stringify({ ...secrets, bound: securityBinding(metadata) })), {
       route: key.route,
       user: key.user,
-      issuer,
+      issuer: metadata.issuer,
     });
 
   const needsRefresh = (item: VaultItem, secrets: VaultSecrets, rejected: string | undefined) =>
@@ -161,12 +164,13 @@ export function createVault(options: VaultOptions): Vault {
   ) => {
     const { kind: _kind, accessToken, refreshToken, idToken, ...fresh } = outcome;
     const keptIdToken = idToken ?? previous.idToken;
+    const metadata: VaultMetadata = { ...metadataOf(item), expiresAt: undefined, ...fresh };
     const secrets = await sealSecrets(
       { accessToken, refreshToken, ...(keptIdToken === undefined ? {} : { idToken: keptIdToken }) },
       key,
-      item.issuer,
+      metadata,
     );
-    const { set, remove } = metadataAttributes({ ...metadataOf(item), expiresAt: undefined, ...fresh });
+    const { set, remove } = metadataAttributes(metadata);
     const update = updateExpression(
       { ...set, secrets, hasRefreshToken: true, updatedAt: clock.now() },
       [...remove, ...LEASE_FIELDS],
@@ -234,7 +238,7 @@ export function createVault(options: VaultOptions): Vault {
           ...(idToken === undefined ? {} : { idToken }),
         },
         key,
-        tokens.issuer,
+        tokens,
       );
       const { set, remove } = metadataAttributes(tokens);
       const update = updateExpression(
