@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { open, seal } from '../crypto/aes-gcm.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import type { ClientAuthDescriptor } from '../vault/client-auth.ts';
@@ -56,9 +58,47 @@ export interface SingleUseRecords<T> {
   ): Promise<ConsumeResult<T>>;
 }
 
-/** Drops `undefined` and anything else DynamoDB or JSON cannot carry; records are plain data. */
-function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
+/**
+ * A record's data (PKCE verifier, endpoints, return path …) is sealed with AES-256-GCM under a key
+ * derived from the raw 256-bit value, which only the browser holds and the table never sees (it
+ * stores the value's SHA-256 under a different label). Whoever reads the table learns no verifier;
+ * whoever writes it cannot plant endpoints a later callback would trust. The clear binding fields
+ * are the additional data, so they cannot be swapped between records either.
+ */
+function dataKey(kind: SingleUseKind, value: string): Uint8Array {
+  return createHash('sha256').update(`mcp-edge/single-use-data/v1\n${kind}\n${value}`).digest();
+}
+
+function dataAad(pk: string, route: string, userId: string | undefined, bindingHash: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify([pk, route, userId ?? null, bindingHash]));
+}
+
+function sealData(
+  kind: SingleUseKind,
+  value: string,
+  aad: Uint8Array,
+  data: unknown,
+): { iv: string; ct: string } {
+  const sealed = seal(dataKey(kind, value), new TextEncoder().encode(JSON.stringify(data)), aad);
+  return {
+    iv: Buffer.from(sealed.iv).toString('base64url'),
+    ct: Buffer.from(sealed.ciphertext).toString('base64url'),
+  };
+}
+
+function openData<T>(kind: SingleUseKind, value: string, aad: Uint8Array, stored: unknown): T | undefined {
+  const box = stored as { iv?: unknown; ct?: unknown } | undefined;
+  if (typeof box?.iv !== 'string' || typeof box.ct !== 'string') return undefined;
+  try {
+    const plaintext = open(
+      dataKey(kind, value),
+      { iv: Buffer.from(box.iv, 'base64url'), ciphertext: Buffer.from(box.ct, 'base64url') },
+      aad,
+    );
+    return JSON.parse(new TextDecoder().decode(plaintext)) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The single-use mechanism for one record kind. */
@@ -91,18 +131,20 @@ export function singleUseRecords<T extends object>(
       const state = randomToken();
       const createdAt = clock.now();
       const expiresAt = createdAt + ttl * 1000;
+      const key = singleUseKey(kind, state);
+      const bindingHash = sha256Base64url(bound.binding);
       await ddb.send(
         new PutCommand({
           TableName: tableName,
           Item: {
-            ...singleUseKey(kind, state),
+            ...key,
             route: bound.route,
             ...(bound.userId === undefined ? {} : { userId: bound.userId }),
-            bindingHash: sha256Base64url(bound.binding),
+            bindingHash,
             createdAt,
             expiresAt,
             ttl: ttlSeconds(expiresAt),
-            data: plain(data),
+            data: sealData(kind, state, dataAad(key.pk, bound.route, bound.userId, bindingHash), data),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -138,13 +180,26 @@ export function singleUseRecords<T extends object>(
           }),
         );
         if (!item) return { ok: false, code: 'state_unknown' };
+        const data = openData<T>(
+          kind,
+          value,
+          dataAad(
+            item.pk as string,
+            item.route as string,
+            item.userId as string | undefined,
+            item.bindingHash as string,
+          ),
+          item.data,
+        );
+        // Consumed either way; a record that does not open was not written by us as it is now.
+        if (!data) return { ok: false, code: 'state_unknown' };
         const meta: SingleUseMeta = {
           route: item.route as string,
           ...(item.userId === undefined ? {} : { userId: item.userId as string }),
           createdAt: item.createdAt as number,
           expiresAt: item.expiresAt as number,
         };
-        return { ok: true, record: { ...(item.data as T), ...meta } };
+        return { ok: true, record: { ...data, ...meta } };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         return { ok: false, code: await classify(value, expected, now) };
