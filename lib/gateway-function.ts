@@ -34,16 +34,13 @@ export interface GatewayFunctionProps {
   readonly upstreamSecretArns: readonly string[];
 }
 
-/** The item operations the stores use (lib-dynamodb Get/Put/Update/Delete/Query, and batches). */
+/** The item operations the stores use (lib-dynamodb Get/Put/Update/Delete/Query); no batches, no scans. */
 const TABLE_ACTIONS = [
   'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
   'dynamodb:Query',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
 ];
 
 /** What DynamoDB needs from the caller for a table encrypted with a customer-managed key. */

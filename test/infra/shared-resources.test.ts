@@ -196,6 +196,20 @@ describe('functions on the shared services (login, connect, callback)', () => {
     expect(types.filter((t) => t.startsWith('AWS::Cognito::'))).toEqual([]);
   });
 
+  it.each(['login', 'connect', 'callback'])(
+    '%s may use only the item operations the stores use (no batches, no scans)',
+    (name) => {
+      const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
+      expect(actionsOf(table).sort()).toEqual([
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]);
+    },
+  );
+
   it.each(['login', 'connect', 'callback'])('%s reaches the table key only through DynamoDB', (name) => {
     const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
     expect(actionsOf(table)).not.toContain('dynamodb:Scan');
