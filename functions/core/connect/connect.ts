@@ -192,7 +192,10 @@ export async function finishConnect(
   }
 
   if (!params.get('code')) {
-    return fail('authorization_response_invalid', 'The upstream authorization server’s answer carries no code.');
+    return fail(
+      'authorization_response_invalid',
+      'The upstream authorization server’s answer carries no code.',
+    );
   }
 
   let tokens: oauth.TokenEndpointResponse;

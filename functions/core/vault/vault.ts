@@ -126,11 +126,14 @@ export function createVault(options: VaultOptions): Vault {
   };
 
   const sealSecrets = (secrets: VaultSecrets, key: VaultKey, metadata: VaultMetadata) =>
-    cipher.encrypt(new TextEncoder().encode(JSON.stringify({ ...secrets, bound: securityBinding(metadata) })), {
-      route: key.route,
-      user: key.user,
-      issuer: metadata.issuer,
-    });
+    cipher.encrypt(
+      new TextEncoder().encode(JSON.stringify({ ...secrets, bound: securityBinding(metadata) })),
+      {
+        route: key.route,
+        user: key.user,
+        issuer: metadata.issuer,
+      },
+    );
 
   const needsRefresh = (item: VaultItem, secrets: VaultSecrets, rejected: string | undefined) =>
     (rejected !== undefined && secrets.accessToken === rejected) ||
