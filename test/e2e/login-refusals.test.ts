@@ -321,18 +321,19 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
       expect(res.status).toBeLessThan(500);
     }
 
-    // A cookie header past the gateway's 8 KiB limit is ignored: no binding, no session.
+    // Regression: a Cookie header over 8 KiB (many parent-domain cookies) used to be ignored whole,
+    // so such a browser could never sign in. A 9 KB filler cookie no longer gets in the way.
     const callback = await signInUntilCallback(browser);
     browser.setCookie('localhost', 'filler', 'x'.repeat(9000));
-    expectRefusal(await browser.request(callback), 400, 'login_other_browser');
-    expect(await connectionsStatus(browser)).toEqual({ status: 401, error: 'login_required' });
+    expect((await browser.request(callback)).status).toBe(303);
+    // Past the server's header limit the request is refused before any handler runs.
     browser.setCookie('localhost', 'filler', 'x'.repeat(40_000));
     const huge = await browser.request(at('/.pomerium/connections'));
     expect(huge.status).toBeGreaterThanOrEqual(400);
     expect(huge.status).toBeLessThan(500);
 
-    expect(await count('session#')).toBe(sessions);
-    expect(await count('login#')).toBe(logins + 1);
+    expect(await count('session#')).toBe(sessions + 1);
+    expect(await count('login#')).toBe(logins);
   });
 
   it('answers the wrong method at the sign-in endpoints with 405 and Allow', async () => {
