@@ -50,6 +50,7 @@ export function createOutboundFetch(
       body,
       anyStatus: true,
       maxBytes: OUTBOUND_MAX_BYTES,
+      signal: init.signal ?? undefined,
     });
     if (!result.ok) throw new OutboundFetchError(result.code, result.message);
     const empty = result.status === 204 || result.status === 304;

@@ -49,6 +49,8 @@ export interface SafeFetchOptions {
   anyStatus?: boolean;
   /** Also fetch plain `http:` URLs: only for routes that opted into `allowInsecureUpstream`. */
   allowHttp?: boolean;
+  /** The caller's own deadline (e.g. a refresh lease); ends the exchange like the timeout does. */
+  signal?: AbortSignal;
 }
 
 export type SafeFetchErrorCode =
@@ -83,6 +85,9 @@ export async function safeFetch(url: string, options: SafeFetchOptions = {}): Pr
   const controller = new AbortController();
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const onCallerAbort = () => controller.abort();
+  if (options.signal?.aborted) controller.abort();
+  options.signal?.addEventListener('abort', onCallerAbort, { once: true });
   const timedOut = (): Failure => ({
     ok: false,
     code: 'fetch.timeout',
@@ -140,6 +145,7 @@ export async function safeFetch(url: string, options: SafeFetchOptions = {}): Pr
     return await get(target, hostname, addresses, options, controller.signal, timedOut);
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onCallerAbort);
   }
 }
 

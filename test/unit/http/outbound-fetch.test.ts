@@ -78,6 +78,13 @@ describe('createOutboundFetch', () => {
     });
   });
 
+  it("honours the caller's abort signal (a refresh lease's deadline)", async () => {
+    const fetch = createOutboundFetch({ allowPrivateNetwork: true, ca: tls.cert });
+    await expect(fetch(`${server.origin}/x`, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'fetch.timeout',
+    });
+  });
+
   it('refuses redirects, plain http (unless allowed) and unusual methods', async () => {
     const fetch = createOutboundFetch({ allowPrivateNetwork: true, ca: tls.cert });
     await expect(fetch(`${server.origin}/moved`)).rejects.toMatchObject({ code: 'fetch.redirect_refused' });
