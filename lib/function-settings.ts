@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import type { RecordKind } from '../functions/core/store/keys.ts';
 
 /**
  * Per-function settings for the functions the endpoint table names. A new endpoint row for an
@@ -11,6 +12,11 @@ export interface FunctionSettings {
    * it may read and write the gateway table, and gets MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN.
    */
   readonly tableAccess: 'none' | 'readWrite';
+  /**
+   * The record kinds (`pk` prefixes) the function may touch; its table policy allows only items
+   * whose partition key starts with one of them (`dynamodb:LeadingKeys`).
+   */
+  readonly recordKinds: readonly RecordKind[];
   /**
    * Signs people in to the gateway (needs `tableAccess: 'readWrite'`): gets MCP_EDGE_IDP and, for
    * an external issuer with a client secret, read access to exactly that secret. Only sign-in
@@ -35,6 +41,7 @@ export interface FunctionSettings {
 /** Least privilege: a function reads nothing it is not given. */
 export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
   tableAccess: 'none',
+  recordKinds: [],
   signIn: false,
   vault: false,
   upstreamSecrets: false,
@@ -46,6 +53,7 @@ export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
 /** What the OAuth client steps (connect, callback) and the MCP proxy need: table, vault, secrets. */
 const OAUTH_CLIENT: Partial<FunctionSettings> = {
   tableAccess: 'readWrite',
+  recordKinds: ['session', 'state', 'vault', 'registration', 'discovery'],
   vault: true,
   upstreamSecrets: true,
   timeout: Duration.seconds(25),
@@ -59,7 +67,12 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
   // Serves a document computed from its environment: no table, no outbound calls.
   cimd: { timeout: Duration.seconds(5) },
   // Gateway sign-in: sessions in the table, the identity provider (and its secret); no vault.
-  login: { tableAccess: 'readWrite', signIn: true, timeout: Duration.seconds(25) },
+  login: {
+    tableAccess: 'readWrite',
+    recordKinds: ['session', 'login'],
+    signIn: true,
+    timeout: Duration.seconds(25),
+  },
   connect: OAUTH_CLIENT,
   callback: OAUTH_CLIENT,
   // MCP traffic: long-lived SSE streams, up to API Gateway's 15-minute streaming limit.

@@ -125,7 +125,21 @@ export class GatewayFunction extends Construct {
   /** The table, its key (only through DynamoDB) and what the shared services read at cold start. */
   private grantServices(props: GatewayFunctionProps, environment: Record<string, string>): void {
     const { name } = props;
-    props.table.grant(this.role, ...TABLE_ACTIONS);
+    if (props.settings.recordKinds.length === 0) {
+      throw new Error(`The ${name} function reads and writes the table but names no record kinds`);
+    }
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: TABLE_ACTIONS,
+        resources: [props.table.tableArn],
+        // Only the record kinds this function uses: login cannot read the token vault, for one.
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': props.settings.recordKinds.map((kind) => `${kind}#*`),
+          },
+        },
+      }),
+    );
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: TABLE_KEY_ACTIONS,

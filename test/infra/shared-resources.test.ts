@@ -210,6 +210,15 @@ describe('functions on the shared services (login, connect, callback)', () => {
     },
   );
 
+  it.each([
+    ['login', ['session#*', 'login#*']],
+    ['connect', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*']],
+    ['callback', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*']],
+  ])('%s may touch only its record kinds (dynamodb:LeadingKeys)', (name, prefixes) => {
+    const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
+    expect(table.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes } });
+  });
+
   it.each(['login', 'connect', 'callback'])('%s reaches the table key only through DynamoDB', (name) => {
     const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
     expect(actionsOf(table)).not.toContain('dynamodb:Scan');

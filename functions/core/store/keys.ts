@@ -26,6 +26,13 @@ export interface ItemKey {
   readonly sk: string;
 }
 
+/**
+ * Every record kind's `pk` prefix (`<kind>#…`). The CDK stack limits each function's table access
+ * to the kinds it uses with `dynamodb:LeadingKeys`, so this list is the one place they are named.
+ */
+export const RECORD_KINDS = ['state', 'login', 'session', 'vault', 'registration', 'discovery'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
 /** The kinds of single-use records (upstream-connect state, sign-in transaction). */
 export type SingleUseKind = 'state' | 'login';
 
