@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userIdFor } from '../../functions/core/auth/signin.ts';
 import { parseConfig } from '../../functions/core/config/parse.ts';
 import { type LocalDemo, startLocalDemo } from '../../functions/local/demo/start.ts';
 import { type LocalGateway, startLocalGateway } from '../../functions/local/gateway.ts';
@@ -97,7 +98,12 @@ describe('the connect flow in Chromium', () => {
     expect(await page.locator('td span').textContent()).toBe('connected');
     expect(await page.locator('tbody').textContent()).toContain('mcp:tools');
     expect(demo.upstream.fetchedCimds).toContain(`${origin}/.well-known/mcp-client-metadata.json`);
-    expect(await gateway.services.vault.get({ route: origin, user: 'alice' })).toMatchObject({ ok: true });
+    expect(
+      await gateway.services.vault.get({
+        route: origin,
+        user: userIdFor(demo.identityProvider.issuer, 'alice'),
+      }),
+    ).toMatchObject({ ok: true });
 
     await mkdir(RESULTS, { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -113,7 +119,12 @@ describe('the connect flow in Chromium', () => {
     await page.getByRole('button', { name: 'Disconnect' }).click();
     await page.waitForURL(connections());
     expect(await page.locator('td span').textContent()).toBe('not connected');
-    expect(await gateway.services.vault.get({ route: origin, user: 'alice' })).toEqual({
+    expect(
+      await gateway.services.vault.get({
+        route: origin,
+        user: userIdFor(demo.identityProvider.issuer, 'alice'),
+      }),
+    ).toEqual({
       ok: false,
       code: 'not_connected',
     });

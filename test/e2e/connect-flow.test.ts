@@ -7,6 +7,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userIdFor } from '../../functions/core/auth/signin.ts';
 import { parseConfig } from '../../functions/core/config/parse.ts';
 import { vaultKey } from '../../functions/core/store/keys.ts';
 import { type Cipher, createLocalCipher } from '../../functions/core/vault/cipher.ts';
@@ -27,7 +28,10 @@ import { caFetch, HttpBrowser, hiddenField } from './http-browser.ts';
  * share one browser, as one person would.
  */
 describe('connecting two routes to a CIMD upstream through the local gateway', () => {
+  /** The login typed at both the demo IdP and the upstream's AS (the upstream's `sub`). */
   const USER = 'alice';
+  /** The gateway's id for that person: the IdP subject qualified by its issuer. */
+  let USER_ID: string;
   let dir: string;
   let cert: DevCertificate;
   let demo: LocalDemo;
@@ -45,7 +49,7 @@ describe('connecting two routes to a CIMD upstream through the local gateway', (
   const tokens = new Set<string>();
 
   const cimdUrl = (origin: string) => `${origin}/.well-known/mcp-client-metadata.json`;
-  const keyOf = (route: string, user = USER) => ({ route, user });
+  const keyOf = (route: string, user = USER_ID) => ({ route, user });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mcp-edge-e2e-connect-'));
@@ -59,6 +63,7 @@ describe('connecting two routes to a CIMD upstream through the local gateway', (
       ports: { identityProvider: 0, upstream: 0, upstreamAuthorizationServer: 0 },
     });
     upstream = demo.upstream;
+    USER_ID = userIdFor(demo.identityProvider.issuer, USER);
     const parsed = parseConfig({
       routes: [
         { from: A, to: upstream.mcpUrl, name: 'Route A', allowPrivateNetwork: true },
@@ -94,7 +99,7 @@ describe('connecting two routes to a CIMD upstream through the local gateway', (
   });
 
   /** The vault item as stored (clear metadata and the encrypted `secrets`). */
-  async function storedItem(route: string, user = USER): Promise<VaultItem | undefined> {
+  async function storedItem(route: string, user = USER_ID): Promise<VaultItem | undefined> {
     const { Item } = await ddb.send(
       new GetCommand({
         TableName: gateway.dynamo.tableName,
@@ -109,7 +114,7 @@ describe('connecting two routes to a CIMD upstream through the local gateway', (
   async function storedRefreshToken(route: string): Promise<string> {
     const item = await storedItem(route);
     if (!item) throw new Error(`no vault item for ${route}`);
-    const plain = await cipher.decrypt(item.secrets, { route, user: USER, issuer: item.issuer });
+    const plain = await cipher.decrypt(item.secrets, { route, user: USER_ID, issuer: item.issuer });
     const { refreshToken } = JSON.parse(new TextDecoder().decode(plain)) as { refreshToken?: string };
     if (!refreshToken) throw new Error('the item holds no refresh token');
     return refreshToken;
@@ -265,7 +270,7 @@ describe('connecting two routes to a CIMD upstream through the local gateway', (
 
     // Someone with table access copies A's item under bob's key and under route B: it does not open.
     const item = await storedItem(A);
-    const copies = [vaultKey(A, 'bob'), vaultKey(B, USER)];
+    const copies = [vaultKey(A, 'bob'), vaultKey(B, USER_ID)];
     for (const key of copies) {
       await ddb.send(new PutCommand({ TableName: gateway.dynamo.tableName, Item: { ...item, ...key } }));
     }

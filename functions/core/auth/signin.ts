@@ -1,8 +1,18 @@
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
+import { sha256Base64url } from '../crypto/hash.ts';
 import { fail, type OutboundFetch, type Result } from '../oauth/types.ts';
 import type { Route } from '../routes.ts';
 import type { SessionStore } from '../store/sessions.ts';
+
+/**
+ * The gateway's id for a person: the identity provider's `sub`, qualified by a fixed-length tag of
+ * the issuer, so two providers that reuse a subject (after an operator switches providers) never
+ * share sessions, state records or vault items. The tag is base64url, so the id splits unambiguously.
+ */
+export function userIdFor(issuer: string, sub: string): string {
+  return `${sha256Base64url(issuer).slice(0, 16)}:${sub}`;
+}
 
 /** Where each route receives the identity provider's answer. */
 export const LOGIN_CALLBACK_PATH = '/.pomerium/login/callback';
@@ -177,7 +187,7 @@ export function createSignIn(options: {
         return fail('id_token_invalid', 'The ID token has no subject.');
       }
       const session = await sessions.createSession({
-        userId: claims.sub,
+        userId: userIdFor(as.issuer, claims.sub),
         issuer: as.issuer,
         email: typeof claims.email === 'string' ? claims.email : undefined,
         name: typeof claims.name === 'string' ? claims.name : undefined,
