@@ -11,7 +11,7 @@ import { isSameOriginPath, type SingleUseMeta, type StateRefusal, singleUseRecor
  */
 
 export interface Session {
-  /** The IdP's `sub`. */
+  /** `userIdFor(issuer, sub)`: the IdP subject qualified by its issuer. */
   readonly userId: string;
   readonly issuer: string;
   readonly email?: string;

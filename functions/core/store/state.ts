@@ -217,7 +217,7 @@ export type StateResume =
 export interface StateInput {
   /** The route's origin. */
   readonly route: string;
-  /** The signed-in user (IdP `sub`). */
+  /** The signed-in user (`userIdFor(issuer, sub)`). */
   readonly userId: string;
   /** The browser-binding cookie's value; only its SHA-256 is stored. */
   readonly binding: string;

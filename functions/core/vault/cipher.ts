@@ -8,7 +8,7 @@ import { sha256Base64url } from '../crypto/hash.ts';
 export interface EncryptionContext {
   /** The route's origin. */
   readonly route: string;
-  /** The gateway user (IdP `sub`). */
+  /** The gateway user (`userIdFor(issuer, sub)`: the IdP subject qualified by its issuer). */
   readonly user: string;
   /** The upstream authorization server's issuer the tokens came from. */
   readonly issuer: string;

@@ -16,7 +16,7 @@ import {
 import { createLease, LEASE_FIELDS, pollDelay } from './lease.ts';
 import { type RefreshOutcome, refreshGrant } from './refresh.ts';
 
-/** One vault item per (route, user); the route is its origin, the user the IdP `sub`. */
+/** One vault item per (route, user); the route is its origin, the user `userIdFor(issuer, sub)`. */
 export interface VaultKey {
   readonly route: string;
   readonly user: string;
