@@ -224,7 +224,15 @@ export async function finishConnect(
     tokens = await oauth.processAuthorizationCodeResponse(as, client, await withoutIdToken(response), {
       requireIdToken: false,
     });
-  } catch {
+  } catch (error) {
+    // A dynamically registered client the server has since forgotten: drop our copy so the next
+    // connect registers again instead of failing forever.
+    if (
+      error instanceof oauth.ResponseBodyError &&
+      ['invalid_client', 'unauthorized_client'].includes(error.error)
+    ) {
+      await deps.registrations.forget(route.origin, record.issuer, record.clientId);
+    }
     return fail(
       'token_exchange_failed',
       'The upstream authorization server did not issue tokens for this code.',

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import type { Cipher, EncryptedBlob } from '../vault/cipher.ts';
 import { systemClock } from './clock.ts';
@@ -42,6 +42,24 @@ export function createRegistrationStore(deps: StoreDeps & { cipher: Cipher }) {
         tokenEndpointAuthMethod: Item.tokenEndpointAuthMethod as Registration['tokenEndpointAuthMethod'],
         clientSecret,
       };
+    },
+    /**
+     * Drops a registration the authorization server no longer accepts (`invalid_client`), so the
+     * next connect registers afresh. Only removes it while it still names that client.
+     */
+    async forget(route: string, issuer: string, clientId: string): Promise<void> {
+      try {
+        await deps.ddb.send(
+          new DeleteCommand({
+            TableName: deps.tableName,
+            Key: key(route, issuer),
+            ConditionExpression: 'clientId = :c',
+            ExpressionAttributeValues: { ':c': clientId },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
     },
     /** Stores a registration unless one exists already (first writer wins; returns the stored one). */
     async put(route: string, issuer: string, registration: Registration): Promise<Registration> {
