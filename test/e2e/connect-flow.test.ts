@@ -18,7 +18,7 @@ import type { DemoUpstream } from '../../functions/local/demo/upstream.ts';
 import { type LocalGateway, startLocalGateway } from '../../functions/local/gateway.ts';
 import { freePort } from '../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
-import { caFetch, HttpBrowser, hiddenField } from './http-browser.ts';
+import { caFetch, HttpBrowser, hiddenField } from '../support/http-browser.ts';
 
 /**
  * The whole connect flow over HTTPS on the local gateway, against real parties: the demo identity

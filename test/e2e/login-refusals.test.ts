@@ -13,7 +13,7 @@ import {
 import { type LocalGateway, startLocalGateway } from '../../functions/local/gateway.ts';
 import { freePort } from '../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
-import { type Exchange, HttpBrowser, hiddenField } from './http-browser.ts';
+import { type Exchange, HttpBrowser, hiddenField } from '../support/http-browser.ts';
 
 /**
  * The sign-in side of the gateway refuses hostile, forged and replayed input with a clear page

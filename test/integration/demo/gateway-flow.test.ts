@@ -8,7 +8,7 @@ import type { DemoUpstream } from '../../../functions/local/demo/upstream.ts';
 import { type LocalGateway, startLocalGateway } from '../../../functions/local/gateway.ts';
 import { freePort } from '../../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../../functions/local/tls.ts';
-import { TestBrowser } from './browser.ts';
+import { HttpBrowser } from '../../support/http-browser.ts';
 
 let dir: string;
 let cert: DevCertificate;
@@ -47,7 +47,7 @@ afterAll(async () => {
 
 describe('the local demo through the real gateway', () => {
   it('signs a person in at the demo IdP and connects the route to the demo upstream with its CIMD', async () => {
-    const browser = new TestBrowser(cert.ca);
+    const browser = new HttpBrowser(cert.ca);
     try {
       const end = await browser.follow(
         new URL(`${origin}/.pomerium/connect?return_to=${encodeURIComponent('/.pomerium/connections')}`),
@@ -63,7 +63,7 @@ describe('the local demo through the real gateway', () => {
       const res = await browser.request(new URL(`${origin}/.pomerium/connections`), {
         accept: 'application/json',
       });
-      expect(await res.json()).toMatchObject({
+      expect(JSON.parse(res.body)).toMatchObject({
         user: 'alice@example.com',
         connections: [{ route: origin, connected: true, issuer: upstream.issuer, scopes: ['mcp:tools'] }],
       });

@@ -10,7 +10,7 @@ import {
   startDemoIdentityProvider,
 } from '../../../functions/local/demo/identity-provider.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../../functions/local/tls.ts';
-import { caFetch, pkcePair, TestBrowser } from './browser.ts';
+import { caFetch, HttpBrowser, pkcePair } from '../../support/http-browser.ts';
 
 const REDIRECT_URIS = [
   'https://localhost:8443/.pomerium/login/callback',
@@ -21,7 +21,7 @@ let dir: string;
 let consoleSpies: MockInstance[];
 let cert: DevCertificate;
 let idp: DemoIdentityProvider;
-let browser: TestBrowser;
+let browser: HttpBrowser;
 let metadata: Record<string, unknown>;
 
 beforeAll(async () => {
@@ -29,7 +29,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mcp-edge-demo-idp-'));
   cert = await ensureDevCertificate(dir);
   idp = await startDemoIdentityProvider({ port: 0, tls: cert, redirectUris: REDIRECT_URIS });
-  browser = new TestBrowser(cert.ca);
+  browser = new HttpBrowser(cert.ca);
   const res = await undiciFetch(`${idp.issuer}/.well-known/openid-configuration`, {
     dispatcher: browser.agent,
   });
@@ -75,7 +75,6 @@ describe('demo identity provider', () => {
     const res = await browser.request(
       authorizationUrl({ redirect_uri: REDIRECT_URIS[0]!, state: 's', nonce: 'n' }),
     );
-    await res.body?.cancel();
     const location = new URL(res.headers.get('location')!);
     expect(location.searchParams.get('error')).toBe('invalid_request');
   });
@@ -90,11 +89,11 @@ describe('demo identity provider', () => {
       }),
     );
     expect(res.status).toBe(400);
-    expect(await res.text()).toContain('invalid_redirect_uri');
+    expect(res.body).toContain('invalid_redirect_uri');
   });
 
   it('signs in any login name without a consent page and puts sub, email and name in the ID token', async () => {
-    const signInBrowser = new TestBrowser(cert.ca);
+    const signInBrowser = new HttpBrowser(cert.ca);
     try {
       const { verifier, challenge } = pkcePair();
       const nonce = randomBytes(16).toString('base64url');

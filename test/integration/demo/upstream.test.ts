@@ -14,7 +14,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { type DemoUpstream, startDemoUpstream } from '../../../functions/local/demo/upstream.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../../functions/local/tls.ts';
-import { caFetch, pkcePair, TestBrowser } from './browser.ts';
+import { caFetch, HttpBrowser, pkcePair } from '../../support/http-browser.ts';
 import { type CimdHost, startCimdHost } from './cimd-host.ts';
 
 const ACCESS_TOKEN_TTL = 120;
@@ -67,7 +67,7 @@ async function token(params: Record<string, string>) {
 
 /** Walks the authorization code flow in a fresh browser as `login`; returns the callback and verifier. */
 async function authorize(login: string, extra: Record<string, string> = {}) {
-  const browser = new TestBrowser(cert.ca);
+  const browser = new HttpBrowser(cert.ca);
   try {
     const { verifier, challenge } = pkcePair();
     const state = randomBytes(16).toString('base64url');
@@ -345,7 +345,7 @@ describe('demo upstream authorization server', () => {
     expect(authorizationUrl.searchParams.get('client_id')).toBe(cimd.clientId);
     expect(authorizationUrl.searchParams.get('resource')).toBe(upstream.mcpUrl);
 
-    const browser = new TestBrowser(cert.ca);
+    const browser = new HttpBrowser(cert.ca);
     const callback = await browser
       .authorize(authorizationUrl, cimd.redirectUri, 'frank')
       .finally(() => browser.close());

@@ -1,15 +1,23 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, fetch as undiciFetch } from 'undici';
 
-/** A fetch that trusts the development CA, for SDK clients and JWKS lookups in tests. */
+/** A fetch that trusts the development CA (MCP SDK transports, direct calls to the demo servers). */
 export function caFetch(agent: Agent): typeof fetch {
   return ((url: string | URL | Request, init?: RequestInit) =>
     undiciFetch(url as string, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
 }
 
+/** A PKCE verifier and its S256 challenge (RFC 7636). */
 export function pkcePair(): { verifier: string; challenge: string } {
   const verifier = randomBytes(32).toString('base64url');
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export interface Exchange {
+  readonly url: URL;
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string;
 }
 
 function htmlUnescape(value: string): string {
@@ -21,25 +29,56 @@ function htmlUnescape(value: string): string {
     .replace(/&gt;/g, '>');
 }
 
+/** The value of a hidden form field, from a page's HTML (`&#NN;` entities decoded). */
+export function hiddenField(html: string, name: string): string | undefined {
+  const value = new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
+  return value?.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+}
+
 /**
- * Just enough of a browser to walk oidc-provider's development login and consent forms: a cookie
- * jar keyed by host (browsers do not separate cookies by port, and neither does this), manual
- * redirects, and HTML forms filled by their hidden `prompt` field.
+ * A scriptable browser for end-to-end flows over HTTPS: a cookie jar keyed by host (browsers do not
+ * separate cookies by port), manual redirects, oidc-provider's development login and consent forms
+ * filled by their hidden `prompt` field, and a record of every URL visited and every answer seen,
+ * so tests can say what never reached the browser.
  */
-export class TestBrowser {
+export class HttpBrowser {
   readonly agent: Agent;
-  private readonly jar = new Map<string, Map<string, string>>();
+  /** Every URL requested, in order (authorization requests and callbacks included). */
+  readonly visited: URL[] = [];
+  /** Every answer received, with its body read in full. */
+  readonly seen: Exchange[] = [];
   /** The `prompt` of every form submitted, in order (`login`, `consent`). */
   readonly prompts: string[] = [];
+  private readonly jar = new Map<string, Map<string, string>>();
 
   constructor(ca: string) {
     this.agent = new Agent({ connect: { ca } });
   }
 
-  async request(url: URL, init: { method?: string; body?: URLSearchParams; accept?: string } = {}) {
+  cookie(host: string, name: string): string | undefined {
+    return this.jar.get(host)?.get(name);
+  }
+
+  setCookie(host: string, name: string, value: string | undefined): void {
+    const cookies = this.jar.get(host) ?? new Map<string, string>();
+    if (value === undefined) cookies.delete(name);
+    else cookies.set(name, value);
+    this.jar.set(host, cookies);
+  }
+
+  async request(
+    url: URL,
+    init: {
+      method?: string;
+      body?: URLSearchParams;
+      accept?: string;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<Exchange> {
     const cookies = this.jar.get(url.hostname) ?? new Map<string, string>();
-    const headers: Record<string, string> = { accept: init.accept ?? 'text/html' };
+    const headers: Record<string, string> = { accept: init.accept ?? 'text/html', ...init.headers };
     if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    this.visited.push(url);
     const res = await undiciFetch(url, {
       method: init.method ?? 'GET',
       headers,
@@ -51,12 +90,16 @@ export class TestBrowser {
       const [pair = '', ...attributes] = line.split(';');
       const name = pair.slice(0, pair.indexOf('='));
       const value = pair.slice(pair.indexOf('=') + 1);
-      const expired = attributes.some((a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a));
+      const expired = attributes.some(
+        (a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a) || /^\s*max-age=0\s*$/i.test(a),
+      );
       if (expired || value === '') cookies.delete(name);
       else cookies.set(name, value);
     }
     this.jar.set(url.hostname, cookies);
-    return res;
+    const exchange = { url, status: res.status, headers: res.headers, body: await res.text() };
+    this.seen.push(exchange);
+    return exchange;
   }
 
   /**
@@ -76,15 +119,13 @@ export class TestBrowser {
       body = undefined;
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
-        await res.body?.cancel();
         url = new URL(location, url);
         if (stop(url)) return { url };
         continue;
       }
-      const html = await res.text();
-      const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(html)?.[1];
-      const prompt = /name="prompt" value="([a-z]+)"/.exec(html)?.[1];
-      if (!action || !prompt) return { url, status: res.status, html };
+      const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(res.body)?.[1];
+      const prompt = /name="prompt" value="([a-z]+)"/.exec(res.body)?.[1];
+      if (!action || !prompt) return { url, status: res.status, html: res.body };
       this.prompts.push(prompt);
       body = new URLSearchParams({ prompt });
       if (prompt === 'login') {
