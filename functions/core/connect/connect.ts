@@ -8,28 +8,10 @@ import type { DiscoveryCache } from '../store/discovery-cache.ts';
 import type { RegistrationStore } from '../store/registrations.ts';
 import type { StateRefusal, StateResume, StateStore } from '../store/state.ts';
 import { type ClientSecretResolver, resolveClientAuth } from '../vault/client-auth.ts';
+import type { Vault } from '../vault/vault.ts';
 
-/** The parts of the vault the connect flow writes with. */
-export interface VaultWriter {
-  put(
-    key: { route: string; user: string },
-    tokens: {
-      issuer: string;
-      tokenEndpoint: string;
-      revocationEndpoint?: string;
-      clientId: string;
-      clientAuth: import('../vault/client-auth.ts').ClientAuthDescriptor;
-      resource?: string;
-      allowInsecureRequests?: boolean;
-      accessToken: string;
-      refreshToken?: string;
-      idToken?: string;
-      expiresAt?: number;
-      scope?: string;
-      tokenType: string;
-    },
-  ): Promise<unknown>;
-}
+/** The part of the vault the connect flow writes with. */
+export type VaultWriter = Pick<Vault, 'put'>;
 
 export type ConnectCode =
   | 'discovery_failed'

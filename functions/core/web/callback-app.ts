@@ -1,9 +1,8 @@
 import { type ConnectDeps, finishConnect } from '../connect/connect.ts';
-import { HttpError } from '../http/errors.ts';
 import type { RouteTable } from '../routes.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { errorPage, redirect } from './html.ts';
-import { currentSession, existingBinding } from './request-context.ts';
+import { allowOnly, currentSession, existingBinding, routeOf } from './request-context.ts';
 
 export interface CallbackAppDeps extends ConnectDeps {
   readonly routes: RouteTable;
@@ -27,10 +26,8 @@ const TITLES: Record<string, string> = {
 export function createCallbackApp(deps: CallbackAppDeps): (request: Request) => Promise<Response> {
   return async (request) => {
     const url = new URL(request.url);
-    const route = deps.routes.forHost(url.host);
-    if (!route) throw new HttpError(404, 'unknown_route', 'No route is configured for this host.');
-    if (request.method !== 'GET')
-      throw new HttpError(405, 'method_not_allowed', 'Use GET.', { allow: 'GET' });
+    const route = routeOf(deps.routes, url);
+    allowOnly(request, 'GET');
     if (url.search.length > 8192) {
       return errorPage(
         414,

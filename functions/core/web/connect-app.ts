@@ -3,11 +3,12 @@ import { type ConnectDeps, startConnect } from '../connect/connect.ts';
 import { HttpError, jsonResponse } from '../http/errors.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import type { SessionStore } from '../store/sessions.ts';
-import type { ClientAuthDescriptor } from '../vault/client-auth.ts';
 import { resolveClientAuth } from '../vault/client-auth.ts';
+import type { Vault } from '../vault/vault.ts';
 import { errorPage, html, page, redirect } from './html.ts';
 import { LOGIN_PATH, LOGOUT_PATH } from './login-app.ts';
 import {
+  allowOnly,
   browserBinding,
   CONNECTIONS_PATH,
   csrfToken,
@@ -15,32 +16,15 @@ import {
   isSameSitePost,
   parseReturnTo,
   readForm,
+  routeOf,
   wantsJson,
 } from './request-context.ts';
 
 export const CONNECT_PATH = '/.pomerium/connect';
 export const DISCONNECT_PATH = '/.pomerium/disconnect';
 
-/** What the connections page reads and disconnect removes; tokens never leave `remove`. */
-export interface VaultForConnections {
-  list(
-    user: string,
-  ): Promise<
-    ReadonlyArray<{ route: string; issuer: string; scope?: string; expiresAt?: number; updatedAt?: number }>
-  >;
-  delete(key: { route: string; user: string }): Promise<
-    | {
-        issuer: string;
-        clientId: string;
-        clientAuth: ClientAuthDescriptor;
-        revocationEndpoint?: string;
-        allowInsecureRequests?: boolean;
-        refreshToken?: string;
-        accessToken?: string;
-      }
-    | undefined
-  >;
-}
+/** What the connections page reads and disconnect removes; tokens never leave `delete`. */
+export type VaultForConnections = Pick<Vault, 'list' | 'delete'>;
 
 export interface ConnectAppDeps extends ConnectDeps {
   readonly routes: RouteTable;
@@ -60,20 +44,16 @@ const CONNECT_REFUSALS: Record<string, [number, string]> = {
 export function createConnectApp(deps: ConnectAppDeps): (request: Request) => Promise<Response> {
   return async (request) => {
     const url = new URL(request.url);
-    const route = deps.routes.forHost(url.host);
-    if (!route) throw new HttpError(404, 'unknown_route', 'No route is configured for this host.');
+    const route = routeOf(deps.routes, url);
     switch (url.pathname) {
       case CONNECT_PATH:
-        if (request.method !== 'GET')
-          throw new HttpError(405, 'method_not_allowed', 'Use GET.', { allow: 'GET' });
+        allowOnly(request, 'GET');
         return connect(deps, request, url, route);
       case CONNECTIONS_PATH:
-        if (request.method !== 'GET')
-          throw new HttpError(405, 'method_not_allowed', 'Use GET.', { allow: 'GET' });
+        allowOnly(request, 'GET');
         return connections(deps, request, route);
       case DISCONNECT_PATH:
-        if (request.method !== 'POST')
-          throw new HttpError(405, 'method_not_allowed', 'Use POST.', { allow: 'POST' });
+        allowOnly(request, 'POST');
         return disconnect(deps, request, route);
       default:
         throw new HttpError(404, 'not_found', 'Nothing is served at this path.');

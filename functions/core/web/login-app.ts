@@ -5,12 +5,14 @@ import type { SessionStore } from '../store/sessions.ts';
 import { clearCookie, cookieNames, secureCookie } from './cookies.ts';
 import { errorPage, html, page, redirect } from './html.ts';
 import {
+  allowOnly,
   browserBinding,
   currentSession,
   existingBinding,
   isSameSitePost,
   parseReturnTo,
   readForm,
+  routeOf,
 } from './request-context.ts';
 
 export const LOGIN_PATH = '/.pomerium/login';
@@ -36,13 +38,11 @@ const SIGN_IN_REFUSALS: Record<string, [number, string]> = {
 export function createLoginApp(deps: LoginAppDeps): (request: Request) => Promise<Response> {
   return async (request) => {
     const url = new URL(request.url);
-    const route = deps.routes.forHost(url.host);
-    if (!route) throw new HttpError(404, 'unknown_route', 'No route is configured for this host.');
+    const route = routeOf(deps.routes, url);
     const names = cookieNames(route.origin);
 
     if (url.pathname === LOGIN_PATH) {
-      if (request.method !== 'GET')
-        throw new HttpError(405, 'method_not_allowed', 'Use GET.', { allow: 'GET' });
+      allowOnly(request, 'GET');
       const returnTo = parseReturnTo(url.searchParams.get('return_to'), route);
       if (!returnTo.ok) {
         return errorPage(
@@ -59,8 +59,7 @@ export function createLoginApp(deps: LoginAppDeps): (request: Request) => Promis
     }
 
     if (url.pathname === `${LOGIN_PATH}/callback`) {
-      if (request.method !== 'GET')
-        throw new HttpError(405, 'method_not_allowed', 'Use GET.', { allow: 'GET' });
+      allowOnly(request, 'GET');
       const binding = existingBinding(request, route);
       if (!binding) {
         return errorPage(
@@ -80,8 +79,7 @@ export function createLoginApp(deps: LoginAppDeps): (request: Request) => Promis
     }
 
     if (url.pathname === LOGOUT_PATH) {
-      if (request.method !== 'POST')
-        throw new HttpError(405, 'method_not_allowed', 'Use POST.', { allow: 'POST' });
+      allowOnly(request, 'POST');
       const current = await currentSession(request, route, deps.sessions);
       const form = await readForm(request);
       if (current && (!form || !isSameSitePost(request, route, form, current.id))) {

@@ -1,6 +1,7 @@
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
-import type { Route } from '../routes.ts';
+import { HttpError } from '../http/errors.ts';
+import type { Route, RouteTable } from '../routes.ts';
 import type { Session, SessionStore } from '../store/sessions.ts';
 import { isSameOriginPath } from '../store/state.ts';
 import { cookieNames, readCookies, secureCookie } from './cookies.ts';
@@ -99,4 +100,18 @@ export async function readForm(request: Request, maxBytes = 4096): Promise<URLSe
 export function wantsJson(request: Request): boolean {
   const accept = request.headers.get('accept') ?? '';
   return /application\/json/i.test(accept) && !/text\/html/i.test(accept);
+}
+
+/** The route a request's host names; any other host is a 404 (the same answer the CIMD gives). */
+export function routeOf(routes: RouteTable, url: URL): Route {
+  const route = routes.forHost(url.host);
+  if (!route) throw new HttpError(404, 'unknown_route', 'No route is configured for this host.');
+  return route;
+}
+
+/** Refuses every method but the endpoint's one with 405 and `Allow`. */
+export function allowOnly(request: Request, method: 'GET' | 'POST'): void {
+  if (request.method !== method) {
+    throw new HttpError(405, 'method_not_allowed', `Use ${method}.`, { allow: method });
+  }
 }
