@@ -25,7 +25,8 @@ export type DeployProblemCode =
   | 'reserved_domain_prefix'
   | 'missing_hosted_zone'
   | 'host_outside_zone'
-  | 'routes_too_large';
+  | 'routes_too_large'
+  | 'authorization_settings_too_large';
 
 export interface DeployProblem {
   /** The key path, as the schema's messages write it (`routes[1].from`). */
@@ -70,6 +71,12 @@ export type DeploymentIdp =
     }
   | { readonly kind: 'oidc'; readonly settings: DeployIdp };
 
+/**
+ * The route's authorization server settings as the authorization function reads them from
+ * `MCP_EDGE_AUTHORIZATION`: the config's keys of the same names, each only when configured.
+ */
+export type DeployAuthorization = Pick<GatewayConfig, 'trustPolicy' | 'mcpClients' | 'tokens'>;
+
 /** Everything the stacks are built from, after every check passed. */
 export interface Deployment {
   readonly account: string;
@@ -78,6 +85,7 @@ export interface Deployment {
   readonly idp: DeploymentIdp;
   /** The routes' `upstream.clientSecret.secretArn`s, each once. */
   readonly upstreamSecretArns: readonly string[];
+  readonly authorization: DeployAuthorization;
 }
 
 export type DeployCheckResult =
@@ -90,15 +98,30 @@ export interface DeployCheckEnv {
 }
 
 /**
- * The part of the functions' 4 KiB environment the route table and identity provider may take
- * (`MCP_EDGE_ROUTES`, `MCP_EDGE_IDP`); the rest is left for the variable names, the origin
- * secret, the table name, the key ARN and `NODE_OPTIONS`.
+ * The part of a function's 4 KiB environment the config may take: the route table with the
+ * identity provider (`MCP_EDGE_ROUTES`, `MCP_EDGE_IDP`: login) or with the authorization settings
+ * (`MCP_EDGE_ROUTES`, `MCP_EDGE_AUTHORIZATION`: authorization). The rest is left for the variable
+ * names, the origin secret, the table name, the two key ARNs and `NODE_OPTIONS` (about 430 bytes
+ * at most; test/infra/authorization.test.ts adds them up).
  */
 export const CONFIG_ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 512;
 
 /** The value of `MCP_EDGE_ROUTES`: the validated route configs, as the functions parse them. */
 export function routesEnvironmentValue(routes: readonly RouteConfig[]): string {
   return JSON.stringify(routes);
+}
+
+/**
+ * The value of `MCP_EDGE_AUTHORIZATION`: `{ trustPolicy, mcpClients, tokens }`, each key only when
+ * the config has it (`{}` when it has none).
+ */
+export function authorizationEnvironmentValue(config: DeployAuthorization): string {
+  const { trustPolicy, mcpClients, tokens } = config;
+  return JSON.stringify({
+    ...(trustPolicy === undefined ? {} : { trustPolicy }),
+    ...(mcpClients === undefined ? {} : { mcpClients }),
+    ...(tokens === undefined ? {} : { tokens }),
+  });
 }
 
 /** The value of `MCP_EDGE_IDP` (functions/adapters/lambda-services.ts). */
@@ -272,12 +295,33 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
     idpBytes = Buffer.byteLength(idpEnvironmentValue(settings));
   }
 
-  const configBytes = Buffer.byteLength(routesEnvironmentValue(config.routes)) + idpBytes;
-  if (configBytes > CONFIG_ENVIRONMENT_BUDGET_BYTES) {
+  if (config.trustPolicy?.allowPrivateNetwork) {
+    add(
+      ['trustPolicy', 'allowPrivateNetwork'],
+      'local_only_setting',
+      'is for the local gateway only; remove it (a deployed gateway never fetches client metadata documents from private or loopback addresses)',
+    );
+  }
+  const authorization: DeployAuthorization = {
+    ...(config.trustPolicy === undefined ? {} : { trustPolicy: config.trustPolicy }),
+    ...(config.mcpClients === undefined ? {} : { mcpClients: config.mcpClients }),
+    ...(config.tokens === undefined ? {} : { tokens: config.tokens }),
+  };
+
+  const routesBytes = Buffer.byteLength(routesEnvironmentValue(config.routes));
+  const authorizationBytes = Buffer.byteLength(authorizationEnvironmentValue(authorization));
+  if (routesBytes + idpBytes > CONFIG_ENVIRONMENT_BUDGET_BYTES) {
     add(
       ['routes'],
       'routes_too_large',
-      `the route table (and identity provider) take ${configBytes} bytes as JSON, more than the ${CONFIG_ENVIRONMENT_BUDGET_BYTES} bytes the functions' 4 KiB environment leaves for them; shorten optional fields (cimd, names) or split the routes over two deployments`,
+      `the route table (and identity provider) take ${routesBytes + idpBytes} bytes as JSON, more than the ${CONFIG_ENVIRONMENT_BUDGET_BYTES} bytes the functions' 4 KiB environment leaves for them; shorten optional fields (cimd, names) or split the routes over two deployments`,
+    );
+  } else if (routesBytes + authorizationBytes > CONFIG_ENVIRONMENT_BUDGET_BYTES) {
+    const { path, parts } = authorizationSizes(authorization);
+    add(
+      path,
+      'authorization_settings_too_large',
+      `the authorization settings (trustPolicy, mcpClients, tokens) take ${authorizationBytes} bytes as JSON (${parts}) and the route table ${routesBytes}; together more than the ${CONFIG_ENVIRONMENT_BUDGET_BYTES} bytes the authorization function's 4 KiB environment leaves for them. Pinned client documents are usually the big part: pin fewer clients in trustPolicy.pinnedClients (the others are fetched), or keep only the fields a pinned document needs (client_id, client_name, redirect_uris and what the client relies on); shorten mcpClients, or split the routes over two deployments`,
     );
   }
 
@@ -287,8 +331,29 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
   ];
   return {
     ok: true,
-    deployment: { account, region, routes, idp, upstreamSecretArns },
+    deployment: { account, region, routes, idp, upstreamSecretArns, authorization },
   };
+}
+
+/**
+ * Where the authorization settings' bytes go, for the size message: its path is the largest part
+ * (pinned client documents, pre-registered clients, or the rest of the trust policy and tokens).
+ */
+function authorizationSizes(settings: DeployAuthorization): { path: PropertyKey[]; parts: string } {
+  const bytes = (value: unknown) => (value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)));
+  const pinned = bytes(settings.trustPolicy?.pinnedClients);
+  const clients = bytes(settings.mcpClients);
+  const sizes: [PropertyKey[], string, number][] = [
+    [['trustPolicy', 'pinnedClients'], 'trustPolicy.pinnedClients', pinned],
+    [['mcpClients'], 'mcpClients', clients],
+    [
+      ['trustPolicy'],
+      'the rest',
+      Buffer.byteLength(authorizationEnvironmentValue(settings)) - pinned - clients,
+    ],
+  ];
+  const largest = sizes.reduce((a, b) => (b[2] > a[2] ? b : a));
+  return { path: largest[0], parts: sizes.map(([, name, n]) => `${name} ${n}`).join(', ') };
 }
 
 const LOCAL_SECRET =

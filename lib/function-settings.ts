@@ -2,6 +2,13 @@ import { Duration } from 'aws-cdk-lib';
 import type { RecordKind } from '../functions/core/store/keys.ts';
 
 /**
+ * What a function does with the gateway's own access tokens (DESIGN.md "The gateway as an
+ * authorization server"): `issue` signs them with the signing key (and reads the authorization
+ * settings), `verify` only checks them with its public key, `none` never sees one.
+ */
+export type GatewayTokens = 'none' | 'verify' | 'issue';
+
+/**
  * Per-function settings for the functions the endpoint table names. A new endpoint row for an
  * existing function needs nothing here; a new function gets {@link DEFAULT_FUNCTION_SETTINGS}
  * (no table access, buffered responses) unless it has an entry below.
@@ -13,10 +20,15 @@ export interface FunctionSettings {
    */
   readonly tableAccess: 'none' | 'readWrite';
   /**
-   * The record kinds (`pk` prefixes) the function may touch; its table policy allows only items
-   * whose partition key starts with one of them (`dynamodb:LeadingKeys`).
+   * The record kinds (`pk` prefixes) the function may read and write; its table policy allows only
+   * items whose partition key starts with one of them (`dynamodb:LeadingKeys`).
    */
   readonly recordKinds: readonly RecordKind[];
+  /**
+   * Record kinds the function may only read, one item at a time (`dynamodb:GetItem`): it looks at
+   * them but never writes, deletes or lists them. Needs `tableAccess: 'readWrite'`.
+   */
+  readonly readOnlyRecordKinds: readonly RecordKind[];
   /**
    * Signs people in to the gateway (needs `tableAccess: 'readWrite'`): gets MCP_EDGE_IDP and, for
    * an external issuer with a client secret, read access to exactly that secret. Only sign-in
@@ -31,6 +43,12 @@ export interface FunctionSettings {
   readonly vault: boolean;
   /** Reads the routes' configured upstream client secrets (`upstream.clientSecret.secretArn`). */
   readonly upstreamSecrets: boolean;
+  /**
+   * The gateway's access tokens. `issue`: `kms:Sign` and `kms:GetPublicKey` on the signing key,
+   * MCP_EDGE_SIGNING_KEY_ARN and MCP_EDGE_AUTHORIZATION (trust policy, pre-registered clients,
+   * token lifetimes). `verify`: `kms:GetPublicKey` only, and MCP_EDGE_SIGNING_KEY_ARN.
+   */
+  readonly gatewayTokens: GatewayTokens;
   /** Streams its response through API Gateway (`ResponseTransferMode.STREAM`). */
   readonly streaming: boolean;
   readonly memorySize: number;
@@ -42,15 +60,17 @@ export interface FunctionSettings {
 export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
   tableAccess: 'none',
   recordKinds: [],
+  readOnlyRecordKinds: [],
   signIn: false,
   vault: false,
   upstreamSecrets: false,
+  gatewayTokens: 'none',
   streaming: false,
   memorySize: 256,
   timeout: Duration.seconds(10),
 };
 
-/** What the OAuth client steps (connect, callback) and the MCP proxy need: table, vault, secrets. */
+/** What the OAuth client steps (connect, callback) need: table, vault, upstream secrets. */
 const OAUTH_CLIENT: Partial<FunctionSettings> = {
   tableAccess: 'readWrite',
   recordKinds: ['session', 'state', 'vault', 'registration', 'discovery'],
@@ -73,10 +93,25 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
     signIn: true,
     timeout: Duration.seconds(25),
   },
-  connect: OAUTH_CLIENT,
+  // Its connections page also lists the MCP clients a person authorized, and revokes them.
+  connect: { ...OAUTH_CLIENT, recordKinds: [...OAUTH_CLIENT.recordKinds!, 'grant', 'refresh'] },
   callback: OAUTH_CLIENT,
-  // MCP traffic: long-lived SSE streams, up to API Gateway's 15-minute streaming limit.
-  proxy: { ...OAUTH_CLIENT, streaming: true, memorySize: 512, timeout: Duration.minutes(15) },
+  // The route's authorization server toward MCP clients: reads the sign-in session, keeps
+  // registered clients, codes, grants and refresh tokens, and signs access tokens. It only looks
+  // at whether a person has an upstream connection (the vault item exists), so it reads vault
+  // items but cannot write them and has no vault KMS permission (it cannot decrypt the tokens).
+  // Fetching a client's metadata document may take up to 10 s; the timeout leaves room for it.
+  authorization: {
+    tableAccess: 'readWrite',
+    recordKinds: ['session', 'client', 'code', 'grant', 'refresh'],
+    readOnlyRecordKinds: ['vault'],
+    gatewayTokens: 'issue',
+    timeout: Duration.seconds(25),
+  },
+  // MCP traffic: long-lived SSE streams, up to API Gateway's 15-minute streaming limit. It checks
+  // the gateway's access tokens offline with the signing key's public key; upstream tokens from
+  // the vault (table, vault keys, upstream secrets) come with the next step.
+  proxy: { gatewayTokens: 'verify', streaming: true, memorySize: 512, timeout: Duration.minutes(15) },
 };
 
 /** The settings of one function: its entry over the defaults. */

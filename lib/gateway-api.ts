@@ -48,9 +48,21 @@ export interface GatewayApiFunction {
   readonly settings: FunctionSettings;
 }
 
+/**
+ * One concrete path of the endpoint table and the row that serves it: a fixed row's path, or a
+ * route-derived row's path for one route (`expandEndpoints` in functions/core/endpoints.ts).
+ */
+export interface ApiEndpoint {
+  readonly path: string;
+  readonly endpoint: Endpoint;
+}
+
 export interface GatewayApiProps {
-  /** The endpoint table: one API Gateway resource per path, one method per listed method. */
-  readonly endpoints: readonly Endpoint[];
+  /**
+   * The endpoint table expanded over the routes' MCP paths, each path once: one API Gateway
+   * resource per path (`/` is the API's root resource), one method per listed method.
+   */
+  readonly endpoints: readonly ApiEndpoint[];
   /** The function behind each name the table uses. */
   readonly functions: ReadonlyMap<string, GatewayApiFunction>;
 }
@@ -114,15 +126,16 @@ export class GatewayApi extends Construct {
       return integration;
     };
 
-    for (const endpoint of props.endpoints) {
-      const resource = this.api.root.resourceForPath(endpoint.path);
+    for (const { path, endpoint } of props.endpoints) {
+      // `/` is the root resource itself (an MCP endpoint at the origin's root).
+      const resource = this.api.root.resourceForPath(path);
       // The listed methods, plus ANY so that any other method reaches the function too and gets its
       // clear 405 with Allow rather than API Gateway's "Missing Authentication Token" 403.
       for (const httpMethod of [...endpoint.methods, 'ANY']) {
         const method = resource.addMethod(httpMethod, integrationFor(endpoint.function), {
           authorizationType: AuthorizationType.NONE,
         });
-        const where = `${httpMethod} ${endpoint.path} (${endpoint.function} function)`;
+        const where = `${httpMethod} ${path} (${endpoint.function} function)`;
         Validations.of(method).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason: `${where} is a public endpoint by protocol (CIMD, OAuth redirects, MCP with the gateway's own tokens); the function authenticates callers itself and refuses requests without CloudFront's origin-verify header.`,

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { type DeployIdp, idpEnvironmentValue } from './config-checks.ts';
 import { FUNCTION_LOG_RETENTION } from './defaults.ts';
 import type { FunctionSettings } from './function-settings.ts';
+import type { SigningKey } from './signing-key.ts';
 
 export interface GatewayFunctionProps {
   /** The function's name in the endpoint table; its code is `<functionsDir>/<name>/handler.ts`. */
@@ -32,6 +33,13 @@ export interface GatewayFunctionProps {
    */
   readonly idp: DeployIdp;
   readonly upstreamSecretArns: readonly string[];
+  /** The key that signs the gateway's access tokens; used when `settings.gatewayTokens` is not `none`. */
+  readonly signingKey: SigningKey;
+  /**
+   * `MCP_EDGE_AUTHORIZATION` (trust policy, pre-registered MCP clients, token lifetimes), given to
+   * the function that issues tokens (`gatewayTokens: 'issue'`).
+   */
+  readonly authorizationSettings: string;
 }
 
 /** The item operations the stores use (lib-dynamodb Get/Put/Update/Delete/Query); no batches, no scans. */
@@ -42,6 +50,9 @@ const TABLE_ACTIONS = [
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
 ];
+
+/** For record kinds a function only looks at: one item by its key. */
+const TABLE_READ_ACTIONS = ['dynamodb:GetItem'];
 
 /** What DynamoDB needs from the caller for a table encrypted with a customer-managed key. */
 const TABLE_KEY_ACTIONS = [
@@ -62,8 +73,8 @@ const ESM_REQUIRE_BANNER =
 /**
  * One gateway Lambda function: Node.js 24 on ARM64, bundled by the local esbuild as minified ESM
  * with source maps, logging to its own log group. Its role starts with one permission, writing to
- * that log group (no managed policy), and gets the table, the vault's KMS data keys and configured
- * secrets only when its {@link FunctionSettings} ask for them.
+ * that log group (no managed policy), and gets the table, the vault's KMS data keys, configured
+ * secrets and the token signing key only when its {@link FunctionSettings} ask for them.
  */
 export class GatewayFunction extends Construct {
   public readonly function: NodejsFunction;
@@ -76,6 +87,11 @@ export class GatewayFunction extends Construct {
     if (settings.signIn && settings.tableAccess !== 'readWrite') {
       throw new Error(
         `Function "${name}": signIn needs tableAccess "readWrite" (sign-in keeps its sessions in the table)`,
+      );
+    }
+    if (settings.readOnlyRecordKinds.length > 0 && settings.tableAccess !== 'readWrite') {
+      throw new Error(
+        `Function "${name}": readOnlyRecordKinds needs tableAccess "readWrite" (it is built on the shared services)`,
       );
     }
 
@@ -94,6 +110,15 @@ export class GatewayFunction extends Construct {
     if (settings.tableAccess === 'readWrite') this.grantServices(props, environment);
     if (settings.vault) this.grantVault(props);
     if (settings.upstreamSecrets) this.grantSecretValues(props.upstreamSecretArns);
+    if (settings.gatewayTokens !== 'none') {
+      if (settings.gatewayTokens === 'issue') {
+        props.signingKey.grantIssue(this.role);
+        environment.MCP_EDGE_AUTHORIZATION = props.authorizationSettings;
+      } else {
+        props.signingKey.grantVerify(this.role);
+      }
+      environment.MCP_EDGE_SIGNING_KEY_ARN = props.signingKey.key.keyArn;
+    }
 
     this.function = new NodejsFunction(this, 'Function', {
       entry: `${props.functionsDir}/${name}/handler.ts`,
@@ -125,21 +150,34 @@ export class GatewayFunction extends Construct {
   /** The table, its key (only through DynamoDB) and what the shared services read at cold start. */
   private grantServices(props: GatewayFunctionProps, environment: Record<string, string>): void {
     const { name } = props;
-    if (props.settings.recordKinds.length === 0) {
+    const { recordKinds, readOnlyRecordKinds } = props.settings;
+    if (recordKinds.length === 0) {
       throw new Error(`The ${name} function reads and writes the table but names no record kinds`);
     }
+    const both = readOnlyRecordKinds.filter((kind) => recordKinds.includes(kind));
+    if (both.length > 0) {
+      throw new Error(`The ${name} function lists ${both.join(', ')} as both read-write and read-only`);
+    }
+    // Only the record kinds this function uses: login cannot read the token vault, for one.
+    const onlyKinds = (kinds: readonly string[]) => ({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': kinds.map((kind) => `${kind}#*`) },
+    });
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: TABLE_ACTIONS,
         resources: [props.table.tableArn],
-        // Only the record kinds this function uses: login cannot read the token vault, for one.
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': props.settings.recordKinds.map((kind) => `${kind}#*`),
-          },
-        },
+        conditions: onlyKinds(recordKinds),
       }),
     );
+    if (readOnlyRecordKinds.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: TABLE_READ_ACTIONS,
+          resources: [props.table.tableArn],
+          conditions: onlyKinds(readOnlyRecordKinds),
+        }),
+      );
+    }
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: TABLE_KEY_ACTIONS,

@@ -1,11 +1,15 @@
 import { CrossStackReferences, ReferenceStrength, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { Endpoint } from '../functions/core/endpoints.ts';
 import type { CertificatesStack } from './certificates-stack.ts';
-import { type DeployIdp, type Deployment, routesEnvironmentValue } from './config-checks.ts';
+import {
+  authorizationEnvironmentValue,
+  type DeployIdp,
+  type Deployment,
+  routesEnvironmentValue,
+} from './config-checks.ts';
 import { EdgePolicies } from './edge-policies.ts';
 import { functionSettings } from './function-settings.ts';
-import { GatewayApi, type GatewayApiFunction } from './gateway-api.ts';
+import { type ApiEndpoint, GatewayApi, type GatewayApiFunction } from './gateway-api.ts';
 import { GatewayFunction } from './gateway-function.ts';
 import { GatewayTable } from './gateway-table.ts';
 import { GatewayUserPool } from './gateway-user-pool.ts';
@@ -13,12 +17,16 @@ import { importHostedZone } from './hosted-zone.ts';
 import { OriginVerifySecret } from './origin-verify-secret.ts';
 import { RouteDomain } from './route-domain.ts';
 import { routeConstructId } from './route-id.ts';
+import { SigningKey } from './signing-key.ts';
 
 export interface GatewayStackProps extends StackProps {
   readonly deployment: Deployment;
   readonly certificates: CertificatesStack;
-  /** The endpoint table the API and the cached CloudFront behaviors are generated from. */
-  readonly endpoints: readonly Endpoint[];
+  /**
+   * The endpoint table expanded over the routes' MCP paths: the API and the cached CloudFront
+   * behaviors are generated from it.
+   */
+  readonly endpoints: readonly ApiEndpoint[];
   /** Absolute path of the folder with one `<name>/handler.ts` per function. */
   readonly functionsDir: string;
   /** Absolute path of the folder with `package-lock.json`. */
@@ -28,13 +36,14 @@ export interface GatewayStackProps extends StackProps {
 }
 
 /**
- * The gateway in the configured region: shared resources (table and key, origin secret, the
- * Cognito user pool unless the config names another identity provider, one function per function
- * name in the endpoint table, the REST API, CloudFront policies) and one {@link RouteDomain} per
- * route, whose construct ID comes from the route host alone.
+ * The gateway in the configured region: shared resources (table and key, the access-token signing
+ * key, origin secret, the Cognito user pool unless the config names another identity provider,
+ * one function per function name in the endpoint table, the REST API, CloudFront policies) and
+ * one {@link RouteDomain} per route, whose construct ID comes from the route host alone.
  */
 export class GatewayStack extends Stack {
   public readonly data: GatewayTable;
+  public readonly signingKey: SigningKey;
   public readonly originVerify: OriginVerifySecret;
   /** The user pool people sign in to; absent when the config names an external OIDC issuer. */
   public readonly userPool: GatewayUserPool | undefined;
@@ -56,6 +65,7 @@ export class GatewayStack extends Stack {
     CrossStackReferences.of(this).consume(ReferenceStrength.WEAK);
 
     this.data = new GatewayTable(this, 'Data');
+    this.signingKey = new SigningKey(this, 'TokenSigning');
     this.originVerify = new OriginVerifySecret(this, 'OriginVerify', {
       generation: props.originSecretGeneration ?? 0,
     });
@@ -79,7 +89,8 @@ export class GatewayStack extends Stack {
     };
     const functions = new Map<string, GatewayFunction>();
     const apiFunctions = new Map<string, GatewayApiFunction>();
-    for (const name of new Set(props.endpoints.map((e) => e.function))) {
+    const authorizationSettings = authorizationEnvironmentValue(deployment.authorization);
+    for (const name of new Set(props.endpoints.map((e) => e.endpoint.function))) {
       const settings = functionSettings(name);
       const fn = new GatewayFunction(this, `${pascalCase(name)}Function`, {
         name,
@@ -92,6 +103,8 @@ export class GatewayStack extends Stack {
         routeOrigins,
         idp,
         upstreamSecretArns: deployment.upstreamSecretArns,
+        signingKey: this.signingKey,
+        authorizationSettings,
       });
       functions.set(name, fn);
       apiFunctions.set(name, { function: fn.function, settings });
@@ -100,7 +113,7 @@ export class GatewayStack extends Stack {
 
     this.api = new GatewayApi(this, 'Gateway', { endpoints: props.endpoints, functions: apiFunctions });
     const policies = new EdgePolicies(this, 'EdgePolicies');
-    const cachedPaths = props.endpoints.filter((e) => e.cacheable).map((e) => e.path);
+    const cachedPaths = props.endpoints.filter((e) => e.endpoint.cacheable).map((e) => e.path);
 
     const routes = new Map<string, RouteDomain>();
     for (const route of deployment.routes) {

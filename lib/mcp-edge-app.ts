@@ -2,18 +2,23 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ENDPOINTS, type Endpoint } from '../functions/core/endpoints.ts';
+import { expandEndpoints } from '../functions/core/endpoints.ts';
+import { describeRoute } from '../functions/core/routes.ts';
 import { CertificatesStack } from './certificates-stack.ts';
 import type { Deployment } from './config-checks.ts';
 import { STACK_NAMES } from './defaults.ts';
+import type { ApiEndpoint } from './gateway-api.ts';
 import { GatewayStack } from './gateway-stack.ts';
 
 /** The repository root (this file is `lib/mcp-edge-app.ts`). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface McpEdgeStacksOptions {
-  /** @default the endpoint table in functions/core/endpoints.ts */
-  readonly endpoints?: readonly Endpoint[];
+  /**
+   * The endpoints to create, each path once.
+   * @default the endpoint table in functions/core/endpoints.ts, expanded over the routes' MCP paths
+   */
+  readonly endpoints?: readonly ApiEndpoint[];
   /** @default `<repo>/functions` */
   readonly functionsDir?: string;
   /** Run the cdk-nag AwsSolutions checks when the app synthesizes. @default true */
@@ -40,7 +45,7 @@ export function addMcpEdgeStacks(
   const gateway = new GatewayStack(app, STACK_NAMES.gateway, {
     deployment,
     certificates,
-    endpoints: options.endpoints ?? ENDPOINTS,
+    endpoints: options.endpoints ?? deploymentEndpoints(deployment),
     functionsDir: options.functionsDir ?? resolve(PROJECT_ROOT, 'functions'),
     projectRoot: PROJECT_ROOT,
     ...(options.originSecretGeneration === undefined
@@ -49,4 +54,9 @@ export function addMcpEdgeStacks(
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { certificates, gateway };
+}
+
+/** The endpoint table expanded over the deployment's routes' MCP paths (`routes[].path` or the path of `to`). */
+export function deploymentEndpoints(deployment: Deployment): ApiEndpoint[] {
+  return expandEndpoints(deployment.routes.map((route) => describeRoute(route.config).mcpPath));
 }

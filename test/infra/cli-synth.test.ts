@@ -150,6 +150,9 @@ describe('npx cdk synth', () => {
     );
     expect(result.stderr).toContain('routes[0].from: "https://localhost:8443" is not a public DNS name');
     expect(result.stderr).toContain('routes[0].to: must be an https URL when deployed');
+    expect(result.stderr).toContain(
+      'trustPolicy.allowPrivateNetwork: is for the local gateway only; remove it',
+    );
     expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
   });
 });

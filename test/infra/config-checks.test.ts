@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config/parse.ts';
 import type { GatewayConfigInput, RouteConfig } from '../../functions/core/config/schema.ts';
 import {
+  authorizationEnvironmentValue,
   CONFIG_ENVIRONMENT_BUDGET_BYTES,
   checkDeployConfig,
   type DeployCheckEnv,
@@ -274,6 +275,105 @@ describe('checkDeployConfig', () => {
   });
 });
 
+describe('authorization server settings', () => {
+  const VSCODE = 'https://vscode.dev/oauth/client-metadata.json';
+  /** A pinned client document that passes the CIMD rules, about `bytes` long as JSON. */
+  const pinnedDocument = (clientId: string, bytes = 200) => ({
+    client_id: clientId,
+    client_name: 'Pinned client',
+    redirect_uris: ['https://client.example.net/callback'],
+    description: 'd'.repeat(Math.max(0, bytes - 120 - clientId.length)),
+  });
+
+  it('refuses trustPolicy.allowPrivateNetwork as a local-only setting', () => {
+    const problems = problemsOf({ ...base, routes: [route], trustPolicy: { allowPrivateNetwork: true } });
+    expect(codesAt(problems)).toEqual([['trustPolicy.allowPrivateNetwork', 'local_only_setting']]);
+    expect(formatProblems(problems)[0]).toMatch(
+      /^trustPolicy\.allowPrivateNetwork: is for the local gateway only; remove it/,
+    );
+    expect(check({ ...base, routes: [route], trustPolicy: { allowPrivateNetwork: false } }).ok).toBe(true);
+  });
+
+  it('accepts pre-registered clients with loopback http redirect URIs (native clients, RFC 8252)', () => {
+    const mcpClients = [
+      { clientId: 'cli', name: 'A CLI', redirectUris: ['http://127.0.0.1/callback', 'http://localhost/cb'] },
+    ];
+    const result = check({ ...base, routes: [route], mcpClients });
+    expect(result.ok).toBe(true);
+    expect(result.ok && result.deployment.authorization).toEqual({ mcpClients });
+  });
+
+  it('carries trustPolicy, mcpClients and tokens to the deployment as configured', () => {
+    const trustPolicy = {
+      trustedDomains: ['vscode.dev', '*.example.com'],
+      blockedDomains: ['evil.example.org'],
+      autoApproveTrusted: true,
+      allowUnlisted: false,
+      allowDynamicRegistration: false,
+      pinnedClients: { [VSCODE]: pinnedDocument(VSCODE) },
+    };
+    const mcpClients = [
+      { clientId: 'internal', name: 'Internal', redirectUris: ['https://app.example.com/cb'] },
+    ];
+    const tokens = { accessTokenTtlSeconds: 300, refreshTokenTtlDays: 30 };
+    const result = check({ ...base, routes: [route], trustPolicy, mcpClients, tokens });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(JSON.parse(authorizationEnvironmentValue(result.deployment.authorization))).toEqual({
+      trustPolicy,
+      mcpClients,
+      tokens,
+    });
+  });
+
+  it('writes MCP_EDGE_AUTHORIZATION with only the configured keys, and {} without any', () => {
+    expect(authorizationEnvironmentValue({})).toBe('{}');
+    expect(authorizationEnvironmentValue({ tokens: { accessTokenTtlSeconds: 120 } })).toBe(
+      '{"tokens":{"accessTokenTtlSeconds":120}}',
+    );
+    const result = check({ ...base, routes: [route] });
+    expect(result.ok && authorizationEnvironmentValue(result.deployment.authorization)).toBe('{}');
+  });
+
+  it('refuses authorization settings that do not fit the authorization function’s environment with the routes, naming pinnedClients', () => {
+    const pinnedClients = Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => {
+        const id = `https://client-${i}.example.net/oauth/client-metadata.json`;
+        return [id, pinnedDocument(id, 400)];
+      }),
+    );
+    const problems = problemsOf({ ...base, routes: [route], trustPolicy: { pinnedClients } });
+    expect(codesAt(problems)).toEqual([['trustPolicy.pinnedClients', 'authorization_settings_too_large']]);
+    expect(problems[0]!.message).toMatch(/trustPolicy\.pinnedClients \d+, mcpClients 0/);
+    expect(problems[0]!.message).toMatch(/pin fewer clients in trustPolicy\.pinnedClients/);
+  });
+
+  it('counts the route table and the authorization settings together against one budget', () => {
+    const pinned = { [VSCODE]: pinnedDocument(VSCODE, 600) };
+    const settingsBytes = Buffer.byteLength(
+      authorizationEnvironmentValue({ trustPolicy: { pinnedClients: pinned } }),
+    );
+    const idp = { issuer: 'https://id.example.com', clientId: 'c' };
+    const fits = routesOfSize(CONFIG_ENVIRONMENT_BUDGET_BYTES - settingsBytes);
+    expect(check({ ...base, idp, routes: fits, trustPolicy: { pinnedClients: pinned } }).ok).toBe(true);
+    const over = routesOfSize(CONFIG_ENVIRONMENT_BUDGET_BYTES - settingsBytes + 1);
+    expect(
+      codesAt(problemsOf({ ...base, idp, routes: over, trustPolicy: { pinnedClients: pinned } })),
+    ).toEqual([['trustPolicy.pinnedClients', 'authorization_settings_too_large']]);
+  });
+
+  it('names mcpClients when the pre-registered clients are the big part', () => {
+    const mcpClients = Array.from({ length: 40 }, (_, i) => ({
+      clientId: `client-${i}`,
+      name: `Pre-registered client number ${i}`,
+      redirectUris: [`https://client-${i}.example.net/oauth/callback`],
+    }));
+    expect(codesAt(problemsOf({ ...base, routes: [route], mcpClients }))).toEqual([
+      ['mcpClients', 'authorization_settings_too_large'],
+    ]);
+  });
+});
+
 describe('isInZone', () => {
   it.each([
     ['mcp.example.com', 'example.com', true],
@@ -313,6 +413,7 @@ describe('loadDeployment', () => {
       'routes[0].from',
       'routes[0].to',
       'routes[0].to',
+      'trustPolicy.allowPrivateNetwork',
     ]);
   });
 
