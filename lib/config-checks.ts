@@ -101,7 +101,7 @@ export interface DeployCheckEnv {
  * The part of a function's 4 KiB environment the config may take: the route table with the
  * identity provider (`MCP_EDGE_ROUTES`, `MCP_EDGE_IDP`: login) or with the authorization settings
  * (`MCP_EDGE_ROUTES`, `MCP_EDGE_AUTHORIZATION`: authorization). The rest is left for the variable
- * names, the origin secret, the table name, the two key ARNs and `NODE_OPTIONS` (about 430 bytes
+ * names, the origin secret, the table name, the two key ARNs and `NODE_OPTIONS` (about 440 bytes
  * at most; test/infra/authorization.test.ts adds them up).
  */
 export const CONFIG_ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 512;

@@ -7,6 +7,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './synth.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'mcp-edge-synth-'));
+/** The synthesized templates of the three-route fixture, once the first test wrote them. */
+let synthesizedTemplates: string[] = [];
+/** cfn-lint (python) is on the development image; a machine without it skips that one check. */
+const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
+const hasCfnLint = cfnLint.status === 0;
 let bundledCimd: { file: string; routes: string } | undefined;
 /** The other functions' bundles, by function name. */
 const bundles = new Map<string, string>();
@@ -39,6 +44,9 @@ describe('npx cdk synth', () => {
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(join(outdir, 'McpEdgeCertificates.template.json'))).toBe(true);
     expect(existsSync(join(outdir, 'McpEdgeGateway.template.json'))).toBe(true);
+    synthesizedTemplates = readdirSync(outdir)
+      .filter((f) => f.endsWith('.template.json'))
+      .map((f) => join(outdir, f));
 
     const template = JSON.parse(readFileSync(join(outdir, 'McpEdgeGateway.template.json'), 'utf8'));
     type LambdaResource = {
@@ -140,6 +148,20 @@ describe('npx cdk synth', () => {
       (await login({ ...event('GET', '/.pomerium/login'), headers: { Host: 'mcp.example.com' } })).statusCode,
     ).toBe(403);
   });
+
+  it.skipIf(!hasCfnLint)(
+    'writes templates cfn-lint accepts against the CloudFormation resource specification',
+    () => {
+      expect(synthesizedTemplates, 'needs the synth above').toHaveLength(2);
+      // W3005 (a DependsOn that a GetAtt already implies) is how CDK wires every Lambda function to
+      // its role; it is harmless and not ours to change. Everything else, warnings too, fails.
+      const result = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', ...synthesizedTemplates], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+    },
+  );
 
   it('refuses a local-only config with exit code 1 and the messages, without a stack trace', () => {
     const result = cdkSynth('test/fixtures/infra-local-only.config.json', join(out, 'refused'));

@@ -61,6 +61,24 @@ describe('cdk-nag AwsSolutions', () => {
     ]);
   });
 
+  it('has no finding at all on the token signing key (KMS5 asks rotation of symmetric keys only)', () => {
+    const key = s.gateway.signingKey.node.path;
+    expect(findings.filter((f) => f.path === key || f.path.startsWith(`${key}/`))).toEqual([]);
+  });
+
+  it('acknowledges APIG4 on each method by itself, naming its path and function, the new endpoints too', () => {
+    const apig4 = acks.filter((a) => a.rule === 'AwsSolutions-APIG4');
+    for (const [path, fn] of [
+      ['/.well-known/oauth-authorization-server', 'authorization'],
+      ['/.well-known/oauth-protected-resource/mcp', 'authorization'],
+      ['/.pomerium/mcp/token', 'authorization'],
+      ['/mcp', 'proxy'],
+    ]) {
+      const where = ` ${path} (${fn} function) is a public endpoint by protocol`;
+      expect(apig4.filter((a) => a.reason.includes(where)).length, where).toBeGreaterThan(0);
+    }
+  });
+
   it('acknowledges the user pool’s optional MFA (COG2) and Essentials plan (COG8) on the pool itself', () => {
     const pool = s.gateway.userPool!.userPool.node.path;
     const onPool = acks.filter((a) => a.rule === 'AwsSolutions-COG2' || a.rule === 'AwsSolutions-COG8');

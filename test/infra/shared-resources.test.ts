@@ -212,7 +212,8 @@ describe('functions on the shared services (login, connect, callback)', () => {
 
   it.each([
     ['login', ['session#*', 'login#*']],
-    ['connect', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*']],
+    // Its connections page also lists and revokes the MCP clients a person authorized.
+    ['connect', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*', 'grant#*', 'refresh#*']],
     ['callback', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*']],
   ])('%s may touch only its record kinds (dynamodb:LeadingKeys)', (name, prefixes) => {
     const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
@@ -300,7 +301,7 @@ describe('vault key statement (connect, callback)', () => {
   });
 
   it('is the only way any function gets KMS data keys or plain decryption', () => {
-    for (const name of ['cimd', 'login', 'connect', 'callback']) {
+    for (const name of ['cimd', 'login', 'connect', 'callback', 'authorization', 'proxy']) {
       const direct = roleStatements(s.gatewayTemplate, name).filter(
         (st) =>
           actionsOf(st).some((a) => a === 'kms:GenerateDataKey' || a === 'kms:Decrypt') &&
