@@ -5,7 +5,7 @@ import { loadConfig } from '../functions/core/config/load.ts';
 import { ConfigError } from '../functions/core/config/parse.ts';
 import { type LocalDemo, startLocalDemo } from '../functions/local/demo/start.ts';
 import { startLocalGateway } from '../functions/local/gateway.ts';
-import { ensureDevCertificate, localVaultKey } from '../functions/local/tls.ts';
+import { ensureDevCertificate, localSigningKey, localVaultKey } from '../functions/local/tls.ts';
 import type { Io } from './io.ts';
 
 const USAGE = `usage: mcp-edge dev [--config FILE] [--tls-cert PEM --tls-key PEM] [--demo | --no-demo]
@@ -106,6 +106,7 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
       tls,
       ca,
       vaultKey: await localVaultKey(resolve('.local/vault.key')),
+      signingKey: await localSigningKey(resolve('.local/signing-key.pem')),
       idp: demo
         ? { issuer: demo.identityProvider.issuer, clientId: demo.identityProvider.clientId }
         : undefined,
@@ -132,6 +133,9 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
     lines.push(`  client_name  ${route.clientName}`);
     lines.push(`  CIMD         ${route.cimdUrl}`);
     lines.push(`  callback     ${route.callbackUrl}`);
+    lines.push(`  MCP          ${route.resource}  (point MCP clients here)`);
+    lines.push(`  PRM          ${route.resourceMetadataUrl}`);
+    lines.push(`  issuer       ${route.issuer}`);
     lines.push(`  open         ${route.origin}/.pomerium/connections`);
   }
   lines.push('ready (Ctrl-C stops the gateway and DynamoDB Local)');

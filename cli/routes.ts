@@ -6,7 +6,7 @@ import type { Io } from './io.ts';
 
 const USAGE = `usage: mcp-edge routes [--config FILE] [--json]
 
-Lists every route in the config with its CIMD URL, OAuth callback URL and generated client_name.
+Lists every route in the config: its generated client_name, CIMD URL and OAuth callback URL (the\nroute as a client upstream), and its MCP endpoint, protected resource metadata (PRM) URL and issuer\n(the route toward MCP clients).
 
 options:
   --config FILE   the config file (.ts, .js, .mjs or .json); default gateway.config.ts
@@ -55,6 +55,9 @@ export async function run(args: string[], io: Io): Promise<number> {
       clientName: route.clientName,
       cimdUrl: route.cimdUrl,
       callbackUrl: route.callbackUrl,
+      mcpEndpoint: route.resource,
+      resourceMetadataUrl: route.resourceMetadataUrl,
+      issuer: route.issuer,
     };
   });
 
@@ -70,6 +73,9 @@ export async function run(args: string[], io: Io): Promise<number> {
       `  client_name   ${route.clientName}`,
       `  CIMD URL      ${route.cimdUrl}`,
       `  callback URL  ${route.callbackUrl}`,
+      `  MCP endpoint  ${route.mcpEndpoint}`,
+      `  PRM           ${route.resourceMetadataUrl}`,
+      `  issuer        ${route.issuer}`,
     );
   }
   io.out(`${lines.join('\n')}\n`);

@@ -2,6 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { createKmsSigner } from '../core/authorization/signer.ts';
+import { authorizationSettingsSchema } from '../core/config/schema.ts';
 import { createKmsCipher } from '../core/vault/kms-cipher.ts';
 import { lambdaSettings } from './lambda-env.ts';
 import { createServices, type Services } from './services.ts';
@@ -25,6 +27,12 @@ export async function lambdaServices(
   const keyId = env.MCP_EDGE_KMS_KEY_ARN;
   if (!tableName || !keyId) throw new Error('MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN must be set');
   const idp = env.MCP_EDGE_IDP ? idpSchema.parse(JSON.parse(env.MCP_EDGE_IDP)) : undefined;
+  const kms = new KMSClient({});
+  const signingKey = env.MCP_EDGE_SIGNING_KEY_ARN;
+  // The trust policy, pre-registered clients and token lifetimes, checked with the config schema.
+  const authorization = env.MCP_EDGE_AUTHORIZATION
+    ? authorizationSettingsSchema.parse(JSON.parse(env.MCP_EDGE_AUTHORIZATION))
+    : undefined;
 
   const secretsManager = new SecretsManagerClient({});
   const secretCache = new Map<string, Promise<string>>();
@@ -45,7 +53,9 @@ export async function lambdaServices(
     routes,
     dynamo: new DynamoDBClient({}),
     tableName,
-    cipher: createKmsCipher({ kms: new KMSClient({}), keyId }),
+    cipher: createKmsCipher({ kms, keyId }),
+    ...(signingKey ? { signer: createKmsSigner({ kms, keyId: signingKey }) } : {}),
+    ...(authorization ? { authorization } : {}),
     idp: idp && {
       issuer: idp.issuer,
       clientId: idp.clientId,

@@ -1,26 +1,44 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createSignIn, type IdentityProviderSettings } from '../core/auth/signin.ts';
-import type { RouteConfig } from '../core/config/schema.ts';
+import { createAccessTokenVerifier } from '../core/authorization/access-token.ts';
+import { createClientDocuments } from '../core/authorization/client-documents.ts';
+import { createClientResolver } from '../core/authorization/clients.ts';
+import type { TokenSigner } from '../core/authorization/signer.ts';
+import type { GatewayConfig, RouteConfig } from '../core/config/schema.ts';
 import type { ConnectDeps } from '../core/connect/connect.ts';
 import { createOutboundFetch } from '../core/http/outbound-fetch.ts';
 import type { OutboundFetch } from '../core/oauth/types.ts';
 import { type Route, RouteTable } from '../core/routes.ts';
+import { createCodeStore } from '../core/store/authorization-codes.ts';
 import type { Clock } from '../core/store/clock.ts';
 import { createDiscoveryCache } from '../core/store/discovery-cache.ts';
+import { createGrantStore } from '../core/store/grants.ts';
+import { createMcpClientStore } from '../core/store/mcp-clients.ts';
 import { createRegistrationStore } from '../core/store/registrations.ts';
 import { createSessionStore } from '../core/store/sessions.ts';
 import { createStateStore } from '../core/store/state.ts';
 import type { Cipher } from '../core/vault/cipher.ts';
 import type { ClientSecretResolver } from '../core/vault/client-auth.ts';
 import { createVault } from '../core/vault/vault.ts';
+import type { AuthorizationAppDeps } from '../core/web/authorization-app.ts';
 import type { CallbackAppDeps } from '../core/web/callback-app.ts';
 import type { ConnectAppDeps } from '../core/web/connect-app.ts';
 import type { LoginAppDeps } from '../core/web/login-app.ts';
 
+/** The config's settings for the gateway's own authorization server. */
+export type AuthorizationSettings = Pick<GatewayConfig, 'trustPolicy' | 'mcpClients' | 'tokens'>;
+
 /** The low-level parts that differ between Lambda and the local gateway. */
 export interface ServiceParts {
   readonly routes: readonly RouteConfig[];
+  /** Trust policy, pre-registered MCP clients, token lifetimes. Default: none, defaults. */
+  readonly authorization?: AuthorizationSettings;
+  /**
+   * Signs the gateway's access tokens (KMS in AWS, a local key in the local gateway). Only the
+   * authorization function has one; without it `authorization` is absent.
+   */
+  readonly signer?: TokenSigner;
   readonly dynamo: DynamoDBClient;
   readonly tableName: string;
   readonly cipher: Cipher;
@@ -114,10 +132,57 @@ export function createServices(parts: ServiceParts) {
       })
     : undefined;
 
+  const settings = parts.authorization ?? {};
+  const now = () => (parts.clock ?? { now: () => Date.now() }).now();
+  const grants = createGrantStore({ ...store, refreshTokenTtlDays: settings.tokens?.refreshTokenTtlDays });
+  const codes = createCodeStore(store);
+  const mcpClients = createMcpClientStore(store);
+  const signer = parts.signer;
+  const resolveClient = createClientResolver({
+    trustPolicy: settings.trustPolicy,
+    mcpClients: settings.mcpClients,
+    registered: mcpClients,
+    // MCP clients' documents live at addresses nobody configured: always the SSRF-safe fetcher,
+    // loopback only for a local trust policy that opted in (`cdk synth` refuses it).
+    documents: createClientDocuments({
+      fetchOptions: { allowPrivateNetwork: settings.trustPolicy?.allowPrivateNetwork === true, ca: parts.ca },
+      now,
+    }),
+  });
+  const verify = signer && createAccessTokenVerifier({ publicKey: () => signer.publicKey(), now });
+  const authorization: AuthorizationAppDeps | undefined = signer &&
+    verify && {
+      routes,
+      sessions,
+      resolveClient,
+      codes,
+      grants,
+      clients: mcpClients,
+      signer,
+      verify,
+      connections: vault,
+      dynamicRegistration: settings.trustPolicy?.allowDynamicRegistration !== false,
+      accessTokenTtlSeconds: settings.tokens?.accessTokenTtlSeconds ?? 600,
+      now,
+    };
+
   const login: LoginAppDeps | undefined = signIn ? { routes, sessions, signIn } : undefined;
-  const connectApp: ConnectAppDeps = { ...connect, routes, sessions, connections: vault };
+  const connectApp: ConnectAppDeps = { ...connect, routes, sessions, connections: vault, grants };
   const callback: CallbackAppDeps = { ...connect, routes, sessions };
-  return { routes, sessions, states, vault, registrations, login, connect: connectApp, callback };
+  return {
+    routes,
+    sessions,
+    states,
+    vault,
+    registrations,
+    grants,
+    codes,
+    verify,
+    login,
+    connect: connectApp,
+    callback,
+    authorization,
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,4 +1,4 @@
-import type { RouteConfig } from './config/schema.ts';
+import { mcpPathOf, type RouteConfig } from './config/schema.ts';
 
 /** Where every route serves its Client ID Metadata Document (route-side seed). */
 export const CIMD_PATH = '/.well-known/mcp-client-metadata.json';
@@ -16,6 +16,25 @@ export interface Route {
   readonly cimdUrl: string;
   readonly callbackUrl: string;
   readonly clientName: string;
+  /** The route's MCP endpoint path: `routes[].path`, else the path of `to`. */
+  readonly mcpPath: string;
+  /**
+   * The route as a protected resource (RFC 9728): its MCP endpoint URL. Gateway access tokens
+   * carry it as `aud`, so a token issued on one route is refused on every other.
+   */
+  readonly resource: string;
+  /** The route as an authorization server (RFC 8414): its issuer is the route origin. */
+  readonly issuer: string;
+  /** Where its protected resource metadata is served (RFC 9728 §3.1, path-suffixed). */
+  readonly resourceMetadataUrl: string;
+}
+
+/** RFC 9728 §3.1: the well-known prefix inserted before the resource's path. */
+export const PROTECTED_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
+
+/** The protected resource metadata path for an MCP path (`/` → the root document). */
+export function resourceMetadataPath(mcpPath: string): string {
+  return mcpPath === '/' ? PROTECTED_RESOURCE_METADATA_PATH : `${PROTECTED_RESOURCE_METADATA_PATH}${mcpPath}`;
 }
 
 /**
@@ -31,6 +50,7 @@ export function clientNameFor(route: Pick<RouteConfig, 'from' | 'name' | 'client
 
 export function describeRoute(config: RouteConfig): Route {
   const url = new URL(config.from);
+  const mcpPath = config.path ?? mcpPathOf(config.to);
   return {
     config,
     origin: config.from,
@@ -39,6 +59,10 @@ export function describeRoute(config: RouteConfig): Route {
     cimdUrl: `${config.from}${CIMD_PATH}`,
     callbackUrl: `${config.from}${CALLBACK_PATH}`,
     clientName: clientNameFor(config),
+    mcpPath,
+    resource: `${config.from}${mcpPath}`,
+    issuer: config.from,
+    resourceMetadataUrl: `${config.from}${resourceMetadataPath(mcpPath)}`,
   };
 }
 

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { responseToResult } from '../adapters/apigateway.ts';
 import { createServices, type Services } from '../adapters/services.ts';
 import type { IdentityProviderSettings } from '../core/auth/signin.ts';
+import { createLocalSigner } from '../core/authorization/signer.ts';
 import type { GatewayConfig } from '../core/config/schema.ts';
 import { findEndpoint } from '../core/endpoints.ts';
 import { errorToResponse, HttpError } from '../core/http/errors.ts';
@@ -23,6 +24,8 @@ export interface LocalGatewayOptions {
   readonly idp?: IdentityProviderSettings;
   /** The 256-bit key that encrypts vault items locally; default: a new random key per run. */
   readonly vaultKey?: Uint8Array;
+  /** The P-256 private key (PEM) that signs access tokens; default: a new key per run. */
+  readonly signingKey?: string;
   readonly clock?: Clock;
 }
 
@@ -39,6 +42,14 @@ function configuredIdp(config: GatewayConfig): IdentityProviderSettings | undefi
   if (!idp || !('issuer' in idp)) return undefined;
   const secret = idp.clientSecret?.env ? process.env[idp.clientSecret.env] : undefined;
   return { issuer: idp.issuer, clientId: idp.clientId, clientSecret: secret };
+}
+
+/** A P-256 key for a run that was given none (tokens then die with the gateway). */
+function newSigningKey(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
 }
 
 async function errorResult(error: unknown) {
@@ -62,6 +73,12 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     dynamo: dynamo.client,
     tableName: dynamo.tableName,
     cipher: createLocalCipher(options.vaultKey ?? randomBytes(32)),
+    signer: createLocalSigner(options.signingKey ?? newSigningKey()),
+    authorization: {
+      trustPolicy: options.config.trustPolicy,
+      mcpClients: options.config.mcpClients,
+      tokens: options.config.tokens,
+    },
     idp: options.idp ?? configuredIdp(options.config),
     configuredSecret: async (ref) => {
       const value = ref.env ? process.env[ref.env] : undefined;
@@ -93,7 +110,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       const server = createServer({ cert: options.tls.cert, key: options.tls.key }, async (req, res) => {
         try {
           const path = new URL(req.url ?? '/', 'https://local.invalid').pathname;
-          const endpoint = findEndpoint(path);
+          const endpoint = findEndpoint(path, route.mcpPath);
           if (!endpoint) {
             writeResult(
               res,
@@ -102,7 +119,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
             return;
           }
           const event = await nodeRequestToEvent(req);
-          writeResult(res, await handlers[endpoint.function](event, localContext(endpoint.function)));
+          const handler = handlers[endpoint.function];
+          const context = localContext(endpoint.function);
+          if (handler.streaming) await handler.handle(event, res, context);
+          else writeResult(res, await handler.handle(event, context));
         } catch (error) {
           const answer =
             error instanceof BodyTooLargeError

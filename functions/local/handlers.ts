@@ -1,13 +1,30 @@
+import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Services } from '../adapters/services.ts';
+import { createAuthorizationHandler } from '../authorization/app.ts';
 import { createCallbackHandler } from '../callback/app.ts';
 import { createCimdHandler } from '../cimd/app.ts';
 import { createConnectHandler } from '../connect/app.ts';
 import type { GatewayConfig } from '../core/config/schema.ts';
 import type { FunctionName } from '../core/endpoints.ts';
 import { createLoginHandler } from '../login/app.ts';
+import { createProxyHandler } from '../proxy/app.ts';
+import { localResponseStream } from './node-adapter.ts';
 
-export type LocalHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+/** A function as the local gateway calls it: buffered (most), or response-streaming (the proxy). */
+export type LocalHandler =
+  | {
+      readonly streaming: false;
+      readonly handle: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+    }
+  | {
+      readonly streaming: true;
+      readonly handle: (event: APIGatewayProxyEvent, stream: Writable, context: Context) => Promise<void>;
+    };
+
+const buffered = (
+  handle: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>,
+): LocalHandler => ({ streaming: false, handle });
 
 /**
  * One handler per function of the endpoint table, built with the same factories the Lambda
@@ -18,10 +35,22 @@ export function buildLocalHandlers(
   config: GatewayConfig,
   services: Services,
 ): Record<FunctionName, LocalHandler> {
+  const signer = services.authorization?.signer;
+  if (!signer) throw new Error('the local gateway needs a token signer');
   return {
-    cimd: createCimdHandler({ routes: config.routes, originSecret: undefined }),
-    login: createLoginHandler(services, undefined),
-    connect: createConnectHandler(services, undefined),
-    callback: createCallbackHandler(services, undefined),
+    cimd: buffered(createCimdHandler({ routes: config.routes, originSecret: undefined })),
+    login: buffered(createLoginHandler(services, undefined)),
+    connect: buffered(createConnectHandler(services, undefined)),
+    callback: buffered(createCallbackHandler(services, undefined)),
+    authorization: buffered(createAuthorizationHandler(services, undefined)),
+    proxy: {
+      streaming: true,
+      handle: createProxyHandler({
+        routes: config.routes,
+        publicKey: () => signer.publicKey(),
+        originSecret: undefined,
+        runtime: localResponseStream,
+      }),
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -169,4 +169,25 @@ export async function localVaultKey(path: string): Promise<Uint8Array> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, key, { mode: 0o600 });
   return new Uint8Array(key);
+}
+
+/**
+ * The local gateway's token-signing key (EC P-256, PKCS#8 PEM), created on first run and kept,
+ * so MCP clients' tokens survive a restart like the vault does. User-only file.
+ */
+export async function localSigningKey(path: string): Promise<string> {
+  try {
+    const pem = await readFile(path, 'utf8');
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return pem;
+  } catch {
+    // first run, or not a P-256 key: make a new one
+  }
+  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, pem, { mode: 0o600 });
+  return pem;
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { validateClientMetadata } from '../cimd/document-rules.ts';
+import { validateClientIdUrl } from '../cimd/url-rules.ts';
 
 /**
  * The operator's configuration contract (DESIGN.md "Config contract").
@@ -105,6 +107,35 @@ const upstreamUrl = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: `must not have a fragment, got ${JSON.stringify(value)}` });
 });
 
+/**
+ * A route's MCP endpoint path (`routes[].path`): `/` or `/segment/...` of API Gateway resource
+ * characters, no trailing `/`, and not under the gateway's own `/.well-known/` or `/.pomerium/`.
+ */
+export function describeMcpPathProblem(value: string): string | undefined {
+  const expected =
+    'must be "/" or a path like "/mcp" (segments of letters, digits, "-", "_", "."; no trailing "/")';
+  if (value === '/') return undefined;
+  if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(value)) return `${expected}, got ${JSON.stringify(value)}`;
+  if (value.split('/').some((segment) => segment === '.' || segment === '..')) {
+    return `${expected}; "." and ".." segments are refused, got ${JSON.stringify(value)}`;
+  }
+  if (/^\/\.(well-known|pomerium)(\/|$)/.test(value)) {
+    return `must not be under /.well-known/ or /.pomerium/ (the gateway's own endpoints), got ${JSON.stringify(value)}`;
+  }
+  return undefined;
+}
+
+const mcpPathSchema = z.string().superRefine((value, ctx) => {
+  const problem = describeMcpPathProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** The path of a URL as `routes[].path` would write it: `/` or without the trailing `/`. */
+export function mcpPathOf(to: string): string {
+  const path = new URL(to).pathname;
+  return path.length > 1 ? path.replace(/\/+$/, '') || '/' : '/';
+}
+
 export const routeSchema = z
   .strictObject({
     from: originSchema,
@@ -133,6 +164,7 @@ export const routeSchema = z
     hostedZone: hostedZone.optional(),
     allowInsecureUpstream: z.boolean().optional(),
     allowPrivateNetwork: z.boolean().optional(),
+    path: mcpPathSchema.optional(),
   })
   .superRefine((route, ctx) => {
     if (route.to.startsWith('http:') && !route.allowInsecureUpstream) {
@@ -149,7 +181,125 @@ export const routeSchema = z
         message: 'needs "upstream.clientId": a secret belongs to a pre-registered client',
       });
     }
+    if (route.path === undefined) {
+      const derived = mcpPathOf(route.to);
+      const problem = describeMcpPathProblem(derived);
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['path'],
+          message: `is needed: the path of "to" (${JSON.stringify(derived)}) cannot be the route's MCP endpoint (it ${problem.replace(/, got .*$/, '')}); set "path" explicitly`,
+        });
+      }
+    }
   });
+
+/** `example.com` (itself) or `*.example.com` (its subdomains), lower case, no port. */
+const domainPattern = z
+  .string()
+  .regex(
+    /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'must be a lower-case domain like "example.com" or "*.example.com"',
+  );
+
+/** An MCP client's redirect URI: https, or http on a loopback address (RFC 8252 §7.3). */
+const redirectUriSchema = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be an absolute URL, got ${JSON.stringify(value)}` });
+    return;
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be https, or http on 127.0.0.1, [::1] or localhost, got ${JSON.stringify(value)}`,
+    });
+  }
+  if (url.hash || value.includes('#')) {
+    ctx.addIssue({ code: 'custom', message: `must not have a fragment, got ${JSON.stringify(value)}` });
+  }
+});
+
+const trustPolicySchema = z.strictObject({
+  trustedDomains: z.array(domainPattern).max(100).optional(),
+  blockedDomains: z.array(domainPattern).max(100).optional(),
+  autoApproveTrusted: z.boolean().optional(),
+  allowUnlisted: z.boolean().optional(),
+  allowDynamicRegistration: z.boolean().optional(),
+  pinnedClients: z.record(z.string(), z.looseObject({})).optional(),
+  allowPrivateNetwork: z.boolean().optional(),
+});
+
+const mcpClientsSchema = z
+  .array(
+    z.strictObject({
+      clientId: z
+        .string()
+        .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 visible ASCII characters')
+        .refine((id) => !/^https?:/i.test(id), {
+          error:
+            'must not be a URL: URL client IDs are Client ID Metadata Documents (use trustPolicy.pinnedClients)',
+        }),
+      name: z.string().min(1).max(200),
+      redirectUris: z.array(redirectUriSchema).min(1).max(20),
+    }),
+  )
+  .max(100);
+
+const tokensSchema = z.strictObject({
+  accessTokenTtlSeconds: z
+    .number()
+    .int()
+    .min(60, 'must be at least 60 seconds')
+    .max(3600, 'must be at most 3600 seconds (access tokens are not revocable before they expire)')
+    .optional(),
+  refreshTokenTtlDays: z.number().int().min(1).max(365).optional(),
+});
+
+/** Cross-field checks of the authorization settings: pinned documents valid, client ids unique. */
+function checkAuthorizationSettings(
+  config: {
+    trustPolicy?: z.output<typeof trustPolicySchema>;
+    mcpClients?: z.output<typeof mcpClientsSchema>;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const pinned = config.trustPolicy?.pinnedClients ?? {};
+  for (const [clientId, document] of Object.entries(pinned)) {
+    const at = ['trustPolicy', 'pinnedClients', clientId];
+    const url = validateClientIdUrl(clientId);
+    const doc = validateClientMetadata(document, clientId);
+    for (const finding of [...(url.ok ? [] : url.errors), ...(doc.ok ? [] : doc.errors)]) {
+      ctx.addIssue({ code: 'custom', path: at, message: `${finding.rule}: ${finding.message}` });
+    }
+  }
+  const clientIds = new Set<string>();
+  config.mcpClients?.forEach((client, index) => {
+    if (clientIds.has(client.clientId)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mcpClients', index, 'clientId'],
+        message: `duplicates another entry's clientId ${JSON.stringify(client.clientId)}`,
+      });
+    }
+    clientIds.add(client.clientId);
+  });
+}
+
+/**
+ * The settings of the gateway's own authorization server, as the authorization function reads
+ * them from its environment (the same rules as in the config).
+ */
+export const authorizationSettingsSchema = z
+  .strictObject({
+    trustPolicy: trustPolicySchema.optional(),
+    mcpClients: mcpClientsSchema.optional(),
+    tokens: tokensSchema.optional(),
+  })
+  .superRefine(checkAuthorizationSettings);
 
 export const configSchema = z
   .strictObject({
@@ -180,14 +330,9 @@ export const configSchema = z
         }),
       ])
       .optional(),
-    trustPolicy: z
-      .strictObject({
-        trustedDomains: z.array(z.string().min(1)).optional(),
-        blockedDomains: z.array(z.string().min(1)).optional(),
-        autoApproveTrusted: z.boolean().optional(),
-        allowUnlisted: z.boolean().optional(),
-      })
-      .optional(),
+    trustPolicy: trustPolicySchema.optional(),
+    mcpClients: mcpClientsSchema.optional(),
+    tokens: tokensSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
@@ -204,6 +349,7 @@ export const configSchema = z
         seen.set(key, index);
       }
     });
+    checkAuthorizationSettings(config, ctx);
   });
 
 /** The config as the operator writes it. */

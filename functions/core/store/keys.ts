@@ -30,7 +30,20 @@ export interface ItemKey {
  * Every record kind's `pk` prefix (`<kind>#…`). The CDK stack limits each function's table access
  * to the kinds it uses with `dynamodb:LeadingKeys`, so this list is the one place they are named.
  */
-export const RECORD_KINDS = ['state', 'login', 'session', 'vault', 'registration', 'discovery'] as const;
+export const RECORD_KINDS = [
+  'state',
+  'login',
+  'session',
+  'vault',
+  'registration',
+  'discovery',
+  // The gateway's own authorization server (toward MCP clients): dynamically registered clients,
+  // authorization codes, each person's consents and grants, refresh tokens.
+  'client',
+  'code',
+  'grant',
+  'refresh',
+] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** The kinds of single-use records (upstream-connect state, sign-in transaction). */
@@ -60,4 +73,36 @@ export const VAULT_SORT_PREFIX = 'route#';
 /** One vault item: one user's tokens for one route (route = its origin). */
 export function vaultKey(route: string, user: string): ItemKey {
   return { pk: vaultPartition(user), sk: `${VAULT_SORT_PREFIX}${route}` };
+}
+
+/** A dynamically registered MCP client (RFC 7591), keyed by the hash of its client_id. */
+export function mcpClientKey(clientId: string): ItemKey {
+  return { pk: `client#${sha256Base64url(clientId)}`, sk: 'client' };
+}
+
+/** An authorization code the gateway issued, keyed by the code's hash. */
+export function codeKey(code: string): ItemKey {
+  return { pk: `code#${sha256Base64url(code)}`, sk: 'code' };
+}
+
+/** A refresh token the gateway issued, keyed by the token's hash. */
+export function refreshKey(token: string): ItemKey {
+  return { pk: `refresh#${sha256Base64url(token)}`, sk: 'refresh' };
+}
+
+/**
+ * One person's consents and grants toward MCP clients share a partition, so the connections
+ * page and "revoke this client" are one Query. Sort keys: `consent#{route}#{client}` and
+ * `grant#{route}#{client}#{grant id}`, the client as the hash of its client_id (which may hold `#`).
+ */
+export function grantPartition(user: string): string {
+  return `grant#${sha256Base64url(user)}`;
+}
+
+export function consentSortKey(route: string, clientId: string): string {
+  return `consent#${route}#${sha256Base64url(clientId)}`;
+}
+
+export function grantSortPrefix(route: string, clientId: string): string {
+  return `grant#${route}#${sha256Base64url(clientId)}#`;
 }

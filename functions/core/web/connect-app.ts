@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { type ConnectDeps, startConnect } from '../connect/connect.ts';
 import { HttpError, jsonResponse } from '../http/errors.ts';
 import type { Route, RouteTable } from '../routes.ts';
+import type { GrantStore } from '../store/grants.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { resolveClientAuth } from '../vault/client-auth.ts';
 import type { Vault } from '../vault/vault.ts';
@@ -30,6 +31,8 @@ export interface ConnectAppDeps extends ConnectDeps {
   readonly routes: RouteTable;
   readonly sessions: SessionStore;
   readonly connections: VaultForConnections;
+  /** The MCP clients people authorized on the routes (listed, and revoked, here). */
+  readonly grants: Pick<GrantStore, 'listConsents' | 'revokeClient'>;
 }
 
 const CONNECT_REFUSALS: Record<string, [number, string]> = {
@@ -121,10 +124,31 @@ async function connections(deps: ConnectAppDeps, request: Request, route: Route)
       expiresAt: item?.expiresAt ? new Date(item.expiresAt).toISOString() : null,
     };
   });
+  const clients = (await deps.grants.listConsents(current.session.userId))
+    .filter((c) => c.route === route.origin)
+    .sort((a, b) => b.updatedAt - a.updatedAt);
   if (wantsJson(request)) {
-    return jsonResponse(200, { user: current.session.email ?? current.session.userId, connections: rows });
+    return jsonResponse(200, {
+      user: current.session.email ?? current.session.userId,
+      connections: rows,
+      clients: clients.map((c) => ({
+        clientId: c.clientId,
+        name: c.clientName,
+        kind: c.clientKind,
+        scope: c.scope,
+        authorizedAt: new Date(c.updatedAt).toISOString(),
+      })),
+    });
   }
   const csrf = csrfToken(current.id);
+  const clientRows = clients.map(
+    (c) => html`<tr><td><strong>${c.clientName}</strong><br><code>${c.clientId}</code>${
+      c.clientKind === 'registered' ? html` <span class="no">unverified</span>` : ''
+    }</td><td>${c.scope}</td><td>${new Date(c.updatedAt).toISOString()}</td>
+<td><form method="post" action="${DISCONNECT_PATH}"><input type="hidden" name="csrf" value="${csrf}">
+<input type="hidden" name="client_id" value="${c.clientId}">
+<button class="secondary" type="submit">Revoke</button></form></td></tr>`,
+  );
   const table = rows.map(
     (row) => html`<tr><td><strong>${row.name}</strong><br><code>${row.route}</code></td>
 <td>${row.connected ? html`<span class="ok">connected</span>` : html`<span class="no">not connected</span>`}</td>
@@ -146,6 +170,13 @@ async function connections(deps: ConnectAppDeps, request: Request, route: Route)
 Tokens are held by the gateway, encrypted, one set per route; they are never shown.</p>
 <table><thead><tr><th>Route</th><th>Status</th><th>Scopes</th><th>Access token expiry</th><th></th></tr></thead>
 <tbody>${table}</tbody></table>
+<h2>Apps you authorized on this route</h2>
+${
+  clientRows.length
+    ? html`<table><thead><tr><th>MCP client</th><th>Scope</th><th>Authorized</th><th></th></tr></thead>
+<tbody>${clientRows}</tbody></table>`
+    : html`<p>No MCP client holds access to this route.</p>`
+}
 <form method="post" action="${LOGOUT_PATH}"><input type="hidden" name="csrf" value="${csrf}">
 <p><button class="secondary" type="submit">Sign out</button></p></form>`,
   );
@@ -163,6 +194,12 @@ async function disconnect(deps: ConnectAppDeps, request: Request, route: Route):
       'This request did not come from this gateway’s page.',
       'csrf',
     );
+  }
+  // Revoking an MCP client: its consent and every grant (so all its refresh tokens) end.
+  const clientId = form.get('client_id');
+  if (clientId !== null) {
+    await deps.grants.revokeClient(current.session.userId, route.origin, clientId);
+    return redirect(CONNECTIONS_PATH);
   }
   const removed = await deps.connections.delete({ route: route.origin, user: current.session.userId });
   if (removed?.revocationEndpoint) await revoke(deps, route, removed);

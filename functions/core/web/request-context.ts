@@ -7,7 +7,8 @@ import { isSameOriginPath } from '../store/state.ts';
 import { cookieNames, readCookies, secureCookie } from './cookies.ts';
 
 export const CONNECTIONS_PATH = '/.pomerium/connections';
-const MAX_RETURN_TO = 1024;
+// Room for a whole MCP authorization request (its query is capped at 3 KiB) coming back after sign-in.
+const MAX_RETURN_TO = 4096;
 
 /** How long the browser-binding cookie lives: long enough for any one sign-in or connect. */
 const BINDING_MAX_AGE = 3600;

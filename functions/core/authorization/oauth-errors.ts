@@ -1,0 +1,70 @@
+import { jsonResponse } from '../http/errors.ts';
+import { PUBLIC_CORS } from './metadata.ts';
+
+/**
+ * RFC 6749 §5.2 error answers of the token, registration and revocation endpoints: JSON,
+ * `Cache-Control: no-store`, CORS for browser clients, `WWW-Authenticate` on `invalid_client`
+ * (§5.2 asks for 401 with it when the client tried to authenticate).
+ */
+export function oauthError(status: number, error: string, description: string): Response {
+  const headers: Record<string, string> = { ...PUBLIC_CORS, pragma: 'no-cache' };
+  if (status === 401) headers['www-authenticate'] = `Bearer error="${error}"`;
+  return jsonResponse(status, { error, error_description: description }, headers);
+}
+
+/** A successful token-endpoint-style JSON answer (never cached). */
+export function oauthJson(status: number, body: unknown): Response {
+  return jsonResponse(status, body, { ...PUBLIC_CORS, pragma: 'no-cache' });
+}
+
+/** Reads a urlencoded body of at most `maxBytes`; refuses repeated parameters (RFC 6749 §3.2). */
+export async function readOAuthForm(
+  request: Request,
+  maxBytes = 16_384,
+): Promise<{ ok: true; form: URLSearchParams } | { ok: false; response: Response }> {
+  const type = (request.headers.get('content-type') ?? '').toLowerCase();
+  if (!type.startsWith('application/x-www-form-urlencoded')) {
+    return {
+      ok: false,
+      response: oauthError(
+        400,
+        'invalid_request',
+        'Send the parameters as application/x-www-form-urlencoded.',
+      ),
+    };
+  }
+  const bytes = await readLimited(request, maxBytes);
+  if (!bytes)
+    return { ok: false, response: oauthError(413, 'invalid_request', 'The request body is too large.') };
+  const form = new URLSearchParams(new TextDecoder().decode(bytes));
+  const seen = new Set<string>();
+  for (const key of form.keys()) {
+    if (seen.has(key)) {
+      return {
+        ok: false,
+        response: oauthError(
+          400,
+          'invalid_request',
+          `The parameter "${key.slice(0, 40)}" appears more than once.`,
+        ),
+      };
+    }
+    seen.add(key);
+  }
+  return { ok: true, form };
+}
+
+/** The body's bytes, or `undefined` once more than `maxBytes` have arrived (counted while read). */
+export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) return undefined;
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,192 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Route } from '../routes.ts';
+import type { CodeStore } from '../store/authorization-codes.ts';
+import type { GrantStore } from '../store/grants.ts';
+import { mintAccessToken } from './access-token.ts';
+import type { ClientResolver } from './clients.ts';
+import { oauthError, oauthJson, readOAuthForm } from './oauth-errors.ts';
+import type { TokenSigner } from './signer.ts';
+
+export interface TokenEndpointDeps {
+  readonly resolveClient: ClientResolver;
+  readonly codes: CodeStore;
+  readonly grants: GrantStore;
+  readonly signer: TokenSigner;
+  readonly accessTokenTtlSeconds: number;
+  readonly now: () => number;
+}
+
+/** RFC 7636 §4.1: 43–128 unreserved characters. */
+const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/**
+ * The public client's id: from the body, or from HTTP Basic with an empty password (some clients
+ * send it that way). A password means the client thinks it has a secret: none is accepted here.
+ */
+function clientIdOf(
+  request: Request,
+  form: URLSearchParams,
+): { ok: true; clientId: string } | { ok: false; response: Response } {
+  const header = request.headers.get('authorization');
+  let fromBasic: string | undefined;
+  if (header) {
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
+    const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    if (!match || colon < 0 || decoded.slice(colon + 1) !== '') {
+      return {
+        ok: false,
+        response: oauthError(
+          401,
+          'invalid_client',
+          'This server accepts public clients only (token_endpoint_auth_method "none").',
+        ),
+      };
+    }
+    try {
+      fromBasic = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+    } catch {
+      return {
+        ok: false,
+        response: oauthError(400, 'invalid_request', 'The Basic credentials are not valid.'),
+      };
+    }
+  }
+  const fromBody = form.get('client_id') ?? undefined;
+  if (form.has('client_secret')) {
+    return {
+      ok: false,
+      response: oauthError(
+        401,
+        'invalid_client',
+        'This server accepts public clients only (token_endpoint_auth_method "none").',
+      ),
+    };
+  }
+  if (fromBasic !== undefined && fromBody !== undefined && fromBasic !== fromBody) {
+    return {
+      ok: false,
+      response: oauthError(400, 'invalid_request', 'Two different client_id values were sent.'),
+    };
+  }
+  const clientId = fromBody ?? fromBasic;
+  if (!clientId) return { ok: false, response: oauthError(400, 'invalid_request', 'client_id is required.') };
+  return { ok: true, clientId };
+}
+
+/**
+ * `POST /.pomerium/mcp/token`: the authorization code grant (with PKCE) and the refresh token
+ * grant (with rotation), for this route's resource only. Errors are RFC 6749 §5.2 JSON.
+ */
+export async function tokenEndpoint(
+  deps: TokenEndpointDeps,
+  request: Request,
+  route: Route,
+): Promise<Response> {
+  const read = await readOAuthForm(request);
+  if (!read.ok) return read.response;
+  const { form } = read;
+  const who = clientIdOf(request, form);
+  if (!who.ok) return who.response;
+  const resource = form.get('resource');
+  if (resource !== null && resource !== route.resource) {
+    return oauthError(400, 'invalid_target', `Tokens here are for ${route.resource} only.`);
+  }
+  const found = await deps.resolveClient(who.clientId, route.origin);
+  if (!found.ok) return oauthError(401, 'invalid_client', found.message);
+  const client = found.client;
+
+  switch (form.get('grant_type')) {
+    case 'authorization_code': {
+      const code = form.get('code');
+      const redirectUri = form.get('redirect_uri');
+      const verifier = form.get('code_verifier');
+      if (!code || !redirectUri)
+        return oauthError(400, 'invalid_request', 'code and redirect_uri are required.');
+      if (!verifier || !VERIFIER.test(verifier)) {
+        return oauthError(400, 'invalid_grant', 'A valid code_verifier is required (PKCE).');
+      }
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const redeemed = await deps.codes.redeem(
+        code,
+        { clientId: client.clientId, redirectUri, challenge, resource: route.resource, route: route.origin },
+        randomUUID(),
+      );
+      if (!redeemed.ok) {
+        if (redeemed.reason === 'replayed') {
+          // RFC 6749 §4.1.2: a code used twice revokes what it was first exchanged for.
+          await deps.grants.revokeGrant(redeemed.grant);
+          return oauthError(
+            400,
+            'invalid_grant',
+            'This code was already used; the tokens issued for it are revoked.',
+          );
+        }
+        return oauthError(
+          400,
+          'invalid_grant',
+          'The code is unknown, expired, or was issued to another client, redirect URI or verifier.',
+        );
+      }
+      const grant = {
+        userId: redeemed.code.userId,
+        route: route.origin,
+        clientId: client.clientId,
+        grantId: redeemed.code.grantId,
+        scope: redeemed.code.scope,
+        resource: route.resource,
+      };
+      const refreshToken = await deps.grants.createGrant(grant);
+      return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined);
+    }
+    case 'refresh_token': {
+      if (!client.refreshTokens)
+        return oauthError(400, 'unauthorized_client', 'This client does not use refresh tokens.');
+      const token = form.get('refresh_token');
+      if (!token) return oauthError(400, 'invalid_request', 'refresh_token is required.');
+      const scope = form.get('scope');
+      const rotated = await deps.grants.rotate(token, { clientId: client.clientId, route: route.origin });
+      if (!rotated.ok) {
+        return oauthError(
+          400,
+          'invalid_grant',
+          rotated.reason === 'reused'
+            ? 'This refresh token was already used; the grant is revoked. Authorize again.'
+            : 'The refresh token is unknown, expired, revoked, or belongs to another client.',
+        );
+      }
+      if (scope !== null && !scope.split(' ').every((s) => rotated.grant.scope.split(' ').includes(s))) {
+        return oauthError(400, 'invalid_scope', 'A refresh cannot widen the granted scope.');
+      }
+      return issue(deps, route, rotated.grant, rotated.refreshToken);
+    }
+    case null:
+      return oauthError(400, 'invalid_request', 'grant_type is required.');
+    default:
+      return oauthError(400, 'unsupported_grant_type', 'Use authorization_code or refresh_token.');
+  }
+}
+
+async function issue(
+  deps: TokenEndpointDeps,
+  route: Route,
+  grant: { userId: string; clientId: string; grantId: string; scope: string },
+  refreshToken: string | undefined,
+): Promise<Response> {
+  const { token } = await mintAccessToken(deps.signer, {
+    route,
+    subject: grant.userId,
+    clientId: grant.clientId,
+    scope: grant.scope,
+    grantId: grant.grantId,
+    ttlSeconds: deps.accessTokenTtlSeconds,
+    now: deps.now(),
+  });
+  return oauthJson(200, {
+    access_token: token,
+    token_type: 'Bearer',
+    expires_in: deps.accessTokenTtlSeconds,
+    scope: grant.scope,
+    ...(refreshToken ? { refresh_token: refreshToken } : {}),
+  });
+}

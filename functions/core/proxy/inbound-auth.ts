@@ -1,0 +1,58 @@
+import type { AccessTokenClaims, AccessTokenVerifier } from '../authorization/access-token.ts';
+import { GATEWAY_SCOPE } from '../authorization/authorize-request.ts';
+import { jsonResponse } from '../http/errors.ts';
+import type { Route } from '../routes.ts';
+
+/** CORS for the MCP endpoint: browser clients (the Inspector) must read the challenge and session id. */
+export const MCP_CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'www-authenticate, mcp-session-id, mcp-protocol-version',
+} as const;
+
+/**
+ * The `401` an MCP client discovers the route's authorization server from (MCP authorization,
+ * RFC 9728 §5.1): `WWW-Authenticate: Bearer resource_metadata="…"`, with `error="invalid_token"`
+ * when a token was sent but refused. The refusal's detail is not sent (it would help a forger).
+ */
+export function challenge(route: Route, error?: 'invalid_token'): Response {
+  const params = [
+    ...(error
+      ? [`error="${error}"`, 'error_description="The access token is not valid for this route."']
+      : []),
+    `resource_metadata="${route.resourceMetadataUrl}"`,
+    `scope="${GATEWAY_SCOPE}"`,
+  ];
+  return jsonResponse(
+    401,
+    {
+      error: error ?? 'unauthorized',
+      error_description: error
+        ? 'The access token is not valid for this route. Authorize again.'
+        : 'This MCP endpoint needs an access token from this gateway.',
+    },
+    { ...MCP_CORS, 'www-authenticate': `Bearer ${params.join(', ')}` },
+  );
+}
+
+/** The bearer token of a request (RFC 6750 §2.1), or undefined; any other scheme counts as none. */
+export function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get('authorization');
+  const match = header ? /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim()) : null;
+  return match?.[1];
+}
+
+export type InboundAuth = { ok: true; claims: AccessTokenClaims } | { ok: false; response: Response };
+
+/** Authenticates an MCP request with the gateway's own token for this route, offline. */
+export async function authenticate(
+  verify: AccessTokenVerifier,
+  request: Request,
+  route: Route,
+): Promise<InboundAuth> {
+  const header = request.headers.get('authorization');
+  const token = bearerToken(request);
+  if (!token) return { ok: false, response: challenge(route, header ? 'invalid_token' : undefined) };
+  const verified = await verify(token, route);
+  if (!verified.ok) return { ok: false, response: challenge(route, 'invalid_token') };
+  return { ok: true, claims: verified.claims };
+}

@@ -1,0 +1,142 @@
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isRandomToken, randomToken } from '../crypto/random.ts';
+import { systemClock, ttlSeconds } from './clock.ts';
+import { codeKey, isConditionFailure, type StoreDeps } from './keys.ts';
+
+/**
+ * Authorization codes the gateway issues to MCP clients (DESIGN "Codes"): 256-bit, stored only as
+ * their hash, 60 s, bound to client, redirect URI, PKCE challenge, resource, user, route and scope.
+ *
+ * Redemption is one conditional UpdateItem whose condition holds every binding (client,
+ * redirect URI, the S256 of the presented verifier, resource, route, expiry, not yet redeemed):
+ * a request that gets any of them wrong changes nothing, so the rightful client can still
+ * redeem. The item is marked redeemed with the grant it started rather than deleted, and kept
+ * until its TTL, so a replayed code finds the grant to revoke (RFC 6749 §4.1.2).
+ */
+
+export interface CodeInput {
+  readonly route: string;
+  readonly userId: string;
+  readonly clientId: string;
+  readonly redirectUri: string;
+  /** S256 challenge (RFC 7636); `plain` is never accepted. */
+  readonly codeChallenge: string;
+  readonly resource: string;
+  readonly scope: string;
+}
+
+export type RedeemResult =
+  | { readonly ok: true; readonly code: CodeInput & { readonly grantId: string } }
+  | {
+      readonly ok: false;
+      readonly reason: 'unknown' | 'expired' | 'mismatch';
+    }
+  | {
+      readonly ok: false;
+      readonly reason: 'replayed';
+      /** What the first redemption started, to revoke. */
+      readonly grant: {
+        readonly userId: string;
+        readonly route: string;
+        readonly clientId: string;
+        readonly grantId: string;
+      };
+    };
+
+export interface CodeStore {
+  issue(input: CodeInput): Promise<string>;
+  /**
+   * Redeems a code for a new grant id. `challenge` is the S256 of the client's `code_verifier`.
+   */
+  redeem(
+    code: string,
+    presented: { clientId: string; redirectUri: string; challenge: string; resource: string; route: string },
+    grantId: string,
+  ): Promise<RedeemResult>;
+}
+
+export const CODE_TTL_SECONDS = 60;
+/** Kept this long after expiry so a late replay still finds what to revoke. */
+const REPLAY_WINDOW_SECONDS = 600;
+
+export function createCodeStore(deps: StoreDeps): CodeStore {
+  const { ddb, tableName } = deps;
+  const clock = deps.clock ?? systemClock;
+  return {
+    async issue(input) {
+      const code = randomToken();
+      const now = clock.now();
+      const expiresAt = now + CODE_TTL_SECONDS * 1000;
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            ...codeKey(code),
+            ...input,
+            createdAt: now,
+            expiresAt,
+            ttl: ttlSeconds(expiresAt + REPLAY_WINDOW_SECONDS * 1000),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return code;
+    },
+
+    async redeem(code, presented, grantId) {
+      if (!isRandomToken(code)) return { ok: false, reason: 'unknown' };
+      const now = clock.now();
+      try {
+        const { Attributes: item } = await ddb.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: codeKey(code),
+            UpdateExpression: 'SET redeemedAt = :now, grantId = :grant',
+            ConditionExpression:
+              'attribute_exists(pk) AND attribute_not_exists(redeemedAt) AND clientId = :client AND redirectUri = :redirect AND codeChallenge = :challenge AND #resource = :resource AND #route = :route AND expiresAt > :now',
+            ExpressionAttributeNames: { '#resource': 'resource', '#route': 'route' },
+            ExpressionAttributeValues: {
+              ':now': now,
+              ':grant': grantId,
+              ':client': presented.clientId,
+              ':redirect': presented.redirectUri,
+              ':challenge': presented.challenge,
+              ':resource': presented.resource,
+              ':route': presented.route,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return {
+          ok: true,
+          code: {
+            route: item!.route,
+            userId: item!.userId,
+            clientId: item!.clientId,
+            redirectUri: item!.redirectUri,
+            codeChallenge: item!.codeChallenge,
+            resource: item!.resource,
+            scope: item!.scope,
+            grantId,
+          },
+        };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      const { Item: item } = await ddb.send(
+        new GetCommand({ TableName: tableName, Key: codeKey(code), ConsistentRead: true }),
+      );
+      if (!item) return { ok: false, reason: 'unknown' };
+      if (typeof item.redeemedAt === 'number' && typeof item.grantId === 'string') {
+        return {
+          ok: false,
+          reason: 'replayed',
+          grant: { userId: item.userId, route: item.route, clientId: item.clientId, grantId: item.grantId },
+        };
+      }
+      if (!(typeof item.expiresAt === 'number' && item.expiresAt > now))
+        return { ok: false, reason: 'expired' };
+      return { ok: false, reason: 'mismatch' };
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isRandomToken, randomToken } from '../crypto/random.ts';
+import { systemClock, ttlSeconds } from './clock.ts';
+import {
+  consentSortKey,
+  grantPartition,
+  grantSortPrefix,
+  isConditionFailure,
+  refreshKey,
+  type StoreDeps,
+} from './keys.ts';
+
+/**
+ * What a person has granted MCP clients on each route (DESIGN "Tokens"):
+ *
+ * - a **consent** per (person, route, client): remembered so the consent page is not shown again
+ *   for the same scopes, listed on the connections page, revocable there;
+ * - a **grant** per code exchange: the family of tokens one authorization started. Access tokens
+ *   carry its id (`sid`); revoking it ends every refresh token of the family;
+ * - **refresh tokens**: opaque 256-bit, stored as their hash, bound to (client, route, person,
+ *   grant), rotated on every use. A rotated token presented again revokes its grant (RFC 9700
+ *   §4.14.2): whoever presents it, the legitimate client or a thief, the family ends.
+ */
+
+export type ClientKind = 'cimd' | 'registered' | 'configured';
+
+export interface Consent {
+  readonly route: string;
+  readonly clientId: string;
+  readonly clientName: string;
+  readonly clientKind: ClientKind;
+  readonly scope: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface GrantRef {
+  readonly userId: string;
+  readonly route: string;
+  readonly clientId: string;
+  readonly grantId: string;
+}
+
+export interface NewGrant extends GrantRef {
+  readonly scope: string;
+  readonly resource: string;
+}
+
+export type RotateResult =
+  | { readonly ok: true; readonly refreshToken: string; readonly grant: NewGrant }
+  | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'mismatch' | 'revoked' }
+  | { readonly ok: false; readonly reason: 'reused'; readonly grant: GrantRef };
+
+export interface GrantStore {
+  rememberConsent(userId: string, consent: Omit<Consent, 'createdAt' | 'updatedAt'>): Promise<void>;
+  getConsent(userId: string, route: string, clientId: string): Promise<Consent | undefined>;
+  listConsents(userId: string): Promise<Consent[]>;
+  /** Records a new grant and returns its first refresh token. */
+  createGrant(grant: NewGrant): Promise<string>;
+  grantExists(ref: GrantRef): Promise<boolean>;
+  /** Rotates a refresh token presented by `clientId` on `route`. */
+  rotate(token: string, presented: { clientId: string; route: string }): Promise<RotateResult>;
+  revokeGrant(ref: GrantRef): Promise<void>;
+  /** The grant a refresh token belongs to, if `clientId` on `route` holds it (RFC 7009). */
+  grantOfRefreshToken(
+    token: string,
+    presented: { clientId: string; route: string },
+  ): Promise<GrantRef | undefined>;
+  /** Forgets the consent and revokes every grant of (person, route, client). */
+  revokeClient(userId: string, route: string, clientId: string): Promise<void>;
+}
+
+export interface GrantStoreOptions extends StoreDeps {
+  /** How long a refresh token (and its grant) lives unused. Default 30 days. */
+  readonly refreshTokenTtlDays?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export function createGrantStore(options: GrantStoreOptions): GrantStore {
+  const { ddb, tableName } = options;
+  const clock = options.clock ?? systemClock;
+  const refreshTtlMs = (options.refreshTokenTtlDays ?? 30) * DAY_MS;
+
+  const grantKey = (ref: GrantRef) => ({
+    pk: grantPartition(ref.userId),
+    sk: `${grantSortPrefix(ref.route, ref.clientId)}${ref.grantId}`,
+  });
+
+  const putRefresh = async (grant: NewGrant): Promise<string> => {
+    const token = randomToken();
+    const now = clock.now();
+    const expiresAt = now + refreshTtlMs;
+    await ddb.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...refreshKey(token),
+          ...grant,
+          state: 'active',
+          createdAt: now,
+          expiresAt,
+          ttl: ttlSeconds(expiresAt),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return token;
+  };
+
+  const readRefresh = async (token: string) => {
+    const { Item } = await ddb.send(
+      new GetCommand({ TableName: tableName, Key: refreshKey(token), ConsistentRead: true }),
+    );
+    return Item;
+  };
+
+  const store: GrantStore = {
+    async rememberConsent(userId, consent) {
+      const now = clock.now();
+      await ddb.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: grantPartition(userId), sk: consentSortKey(consent.route, consent.clientId) },
+          UpdateExpression:
+            'SET #route = :route, clientId = :client, clientName = :name, clientKind = :kind, #scope = :scope, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+          ExpressionAttributeNames: { '#route': 'route', '#scope': 'scope' },
+          ExpressionAttributeValues: {
+            ':route': consent.route,
+            ':client': consent.clientId,
+            ':name': consent.clientName,
+            ':kind': consent.clientKind,
+            ':scope': consent.scope,
+            ':now': now,
+          },
+        }),
+      );
+    },
+
+    async getConsent(userId, route, clientId) {
+      const { Item } = await ddb.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: { pk: grantPartition(userId), sk: consentSortKey(route, clientId) },
+          ConsistentRead: true,
+        }),
+      );
+      return Item ? toConsent(Item) : undefined;
+    },
+
+    async listConsents(userId) {
+      const items: Record<string, unknown>[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await ddb.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': grantPartition(userId), ':prefix': 'consent#' },
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+          }),
+        );
+        items.push(...(out.Items ?? []));
+        start = out.LastEvaluatedKey;
+      } while (start);
+      return items.map(toConsent);
+    },
+
+    async createGrant(grant) {
+      const now = clock.now();
+      const expiresAt = now + refreshTtlMs;
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...grantKey(grant), ...grant, createdAt: now, expiresAt, ttl: ttlSeconds(expiresAt) },
+        }),
+      );
+      return putRefresh(grant);
+    },
+
+    async grantExists(ref) {
+      const { Item } = await ddb.send(
+        new GetCommand({ TableName: tableName, Key: grantKey(ref), ConsistentRead: true }),
+      );
+      return Boolean(Item) && (Item!.expiresAt as number) > clock.now();
+    },
+
+    async rotate(token, presented) {
+      if (!isRandomToken(token)) return { ok: false, reason: 'unknown' };
+      const item = await readRefresh(token);
+      if (!item) return { ok: false, reason: 'unknown' };
+      if (item.clientId !== presented.clientId || item.route !== presented.route) {
+        return { ok: false, reason: 'mismatch' };
+      }
+      const grant: NewGrant = {
+        userId: item.userId,
+        route: item.route,
+        clientId: item.clientId,
+        grantId: item.grantId,
+        scope: item.scope,
+        resource: item.resource,
+      };
+      if (item.state !== 'active') {
+        await store.revokeGrant(grant);
+        return { ok: false, reason: 'reused', grant };
+      }
+      const now = clock.now();
+      if (!((item.expiresAt as number) > now)) return { ok: false, reason: 'expired' };
+      // Checked before the claim: once a token is claimed, a concurrent reuse may revoke the grant,
+      // and the one winner must still get its answer (exactly one success per token).
+      if (!(await store.grantExists(grant))) return { ok: false, reason: 'revoked' };
+      try {
+        await ddb.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: refreshKey(token),
+            UpdateExpression: 'SET #state = :rotated, rotatedAt = :now',
+            ConditionExpression: '#state = :active',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':rotated': 'rotated', ':active': 'active', ':now': now },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // Another request rotated it first: this is a second use of one refresh token.
+        await store.revokeGrant(grant);
+        return { ok: false, reason: 'reused', grant };
+      }
+      // The grant lives as long as its newest refresh token.
+      await ddb
+        .send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: grantKey(grant),
+            UpdateExpression: 'SET expiresAt = :exp, #ttl = :ttl',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            ExpressionAttributeValues: { ':exp': now + refreshTtlMs, ':ttl': ttlSeconds(now + refreshTtlMs) },
+          }),
+        )
+        .catch((error) => {
+          if (!isConditionFailure(error)) throw error;
+        });
+      return { ok: true, refreshToken: await putRefresh(grant), grant };
+    },
+
+    async revokeGrant(ref) {
+      await ddb.send(new DeleteCommand({ TableName: tableName, Key: grantKey(ref) }));
+    },
+
+    async grantOfRefreshToken(token, presented) {
+      if (!isRandomToken(token)) return undefined;
+      const item = await readRefresh(token);
+      if (!item || item.clientId !== presented.clientId || item.route !== presented.route) return undefined;
+      return { userId: item.userId, route: item.route, clientId: item.clientId, grantId: item.grantId };
+    },
+
+    async revokeClient(userId, route, clientId) {
+      const pk = grantPartition(userId);
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await ddb.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': pk, ':prefix': grantSortPrefix(route, clientId) },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+          }),
+        );
+        for (const item of out.Items ?? []) {
+          await ddb.send(new DeleteCommand({ TableName: tableName, Key: { pk: item.pk, sk: item.sk } }));
+        }
+        start = out.LastEvaluatedKey;
+      } while (start);
+      await ddb.send(
+        new DeleteCommand({ TableName: tableName, Key: { pk, sk: consentSortKey(route, clientId) } }),
+      );
+    },
+  };
+  return store;
+}
+
+function toConsent(item: Record<string, unknown>): Consent {
+  return {
+    route: item.route as string,
+    clientId: item.clientId as string,
+    clientName: item.clientName as string,
+    clientKind: item.clientKind as ClientKind,
+    scope: item.scope as string,
+    createdAt: item.createdAt as number,
+    updatedAt: item.updatedAt as number,
+  };
+}

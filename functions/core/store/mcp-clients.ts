@@ -1,0 +1,69 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { randomToken } from '../crypto/random.ts';
+import { systemClock, ttlSeconds } from './clock.ts';
+import { mcpClientKey, type StoreDeps } from './keys.ts';
+
+/**
+ * MCP clients registered at a route with RFC 7591 dynamic registration. Public clients only
+ * (`token_endpoint_auth_method: none`), registered per route: a client_id from route A is
+ * unknown on route B. A registration lasts 90 days; after that the client gets `invalid_client` and
+ * registers again, as MCP clients do.
+ */
+export interface RegisteredClient {
+  readonly clientId: string;
+  readonly route: string;
+  readonly clientName?: string;
+  readonly redirectUris: readonly string[];
+  readonly grantTypes: readonly string[];
+  readonly clientUri?: string;
+  readonly issuedAt: number;
+}
+
+export interface McpClientStore {
+  register(client: Omit<RegisteredClient, 'clientId' | 'issuedAt'>): Promise<RegisteredClient>;
+  get(clientId: string, route: string): Promise<RegisteredClient | undefined>;
+}
+
+export const REGISTERED_CLIENT_TTL_DAYS = 90;
+
+/** Registered client ids: a prefix that no CIMD URL or configured id can have, then 128 random bits. */
+const CLIENT_ID = /^mcp-edge-dcr-[A-Za-z0-9_-]{22}$/;
+
+export function isRegisteredClientId(value: string): boolean {
+  return CLIENT_ID.test(value);
+}
+
+export function createMcpClientStore(deps: StoreDeps): McpClientStore {
+  const { ddb, tableName } = deps;
+  const clock = deps.clock ?? systemClock;
+  return {
+    async register(input) {
+      const clientId = `mcp-edge-dcr-${randomToken(16)}`;
+      const issuedAt = clock.now();
+      const expiresAt = issuedAt + REGISTERED_CLIENT_TTL_DAYS * 86_400_000;
+      const client: RegisteredClient = { ...input, clientId, issuedAt };
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...mcpClientKey(clientId), ...client, expiresAt, ttl: ttlSeconds(expiresAt) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return client;
+    },
+    async get(clientId, route) {
+      if (!isRegisteredClientId(clientId)) return undefined;
+      const { Item } = await ddb.send(new GetCommand({ TableName: tableName, Key: mcpClientKey(clientId) }));
+      if (!Item || Item.route !== route || !((Item.expiresAt as number) > clock.now())) return undefined;
+      return {
+        clientId: Item.clientId,
+        route: Item.route,
+        ...(Item.clientName ? { clientName: Item.clientName } : {}),
+        redirectUris: Item.redirectUris,
+        grantTypes: Item.grantTypes,
+        ...(Item.clientUri ? { clientUri: Item.clientUri } : {}),
+        issuedAt: Item.issuedAt,
+      };
+    },
+  };
+}
