@@ -29,6 +29,19 @@ function htmlUnescape(value: string): string {
     .replace(/&gt;/g, '>');
 }
 
+/** The gateway consent page's form as the browser would post it, with the chosen button. */
+export function consentForm(html: string, decision: 'allow' | 'deny'): URLSearchParams {
+  const form = new URLSearchParams();
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    form.set(
+      match[1]!,
+      match[2]!.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))),
+    );
+  }
+  form.set('decision', decision);
+  return form;
+}
+
 /** The value of a hidden form field, from a page's HTML (`&#NN;` entities decoded). */
 export function hiddenField(html: string, name: string): string | undefined {
   const value = new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
@@ -49,6 +62,8 @@ export class HttpBrowser {
   readonly seen: Exchange[] = [];
   /** The `prompt` of every form submitted, in order (`login`, `consent`). */
   readonly prompts: string[] = [];
+  /** Every gateway consent page answered (HTML), in order. */
+  readonly consentPages: string[] = [];
   private readonly jar = new Map<string, Map<string, string>>();
 
   constructor(ca: string) {
@@ -111,16 +126,30 @@ export class HttpBrowser {
     start: URL,
     login: string,
     stop: (url: URL) => boolean = () => false,
+    options: { consent?: 'allow' | 'deny' } = {},
   ): Promise<{ url: URL; status?: number; html?: string }> {
     let url = start;
     let body: URLSearchParams | undefined;
+    let origin: string | undefined;
     for (let step = 0; step < 30; step++) {
-      const res = await this.request(url, body ? { method: 'POST', body } : {});
+      const res = await this.request(
+        url,
+        body ? { method: 'POST', body, ...(origin ? { headers: { origin } } : {}) } : {},
+      );
       body = undefined;
+      origin = undefined;
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
         url = new URL(location, url);
         if (stop(url)) return { url };
+        continue;
+      }
+      // The gateway's own consent page: press Allow or Deny, as the person would.
+      if (options.consent && res.status === 200 && /name="decision"/.test(res.body)) {
+        this.consentPages.push(res.body);
+        body = consentForm(res.body, options.consent);
+        origin = url.origin;
+        url = new URL('/.pomerium/mcp/authorize', url);
         continue;
       }
       const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(res.body)?.[1];
@@ -141,8 +170,18 @@ export class HttpBrowser {
    * Walks an authorization request until the authorization server sends the browser to
    * `redirectUri`, and returns that URL (with `code`, `state`, `iss`).
    */
-  async authorize(authorizationUrl: URL, redirectUri: string, login: string): Promise<URL> {
-    const end = await this.follow(authorizationUrl, login, (url) => url.href.startsWith(`${redirectUri}?`));
+  async authorize(
+    authorizationUrl: URL,
+    redirectUri: string,
+    login: string,
+    options: { consent?: 'allow' | 'deny' } = {},
+  ): Promise<URL> {
+    const end = await this.follow(
+      authorizationUrl,
+      login,
+      (url) => url.href.startsWith(`${redirectUri}?`),
+      options,
+    );
     if (end.status !== undefined) {
       throw new Error(`unexpected answer ${end.status} at ${end.url.pathname}: ${end.html?.slice(0, 300)}`);
     }
