@@ -19,4 +19,7 @@ export default defineConfig({
       allowPrivateNetwork: true,
     },
   ],
+  // MCP clients that host their Client ID Metadata Document on this machine (a local dev client)
+  // may be fetched from loopback. Local only: `cdk synth` refuses it.
+  trustPolicy: { allowPrivateNetwork: true },
 });
