@@ -17,7 +17,12 @@ function writeConfig(name: string, config: unknown): string {
 const config = {
   routes: [
     { from: 'https://mcp.example.com', to: 'https://up.example.net/mcp', name: 'Docs' },
-    { from: 'https://b.example.com:8443', to: 'https://up.example.org/mcp', clientName: 'Exact Name' },
+    {
+      from: 'https://b.example.com:8443',
+      to: 'https://up.example.org/mcp',
+      clientName: 'Exact Name',
+      path: '/v1/mcp',
+    },
   ],
 };
 
@@ -36,6 +41,21 @@ describe('mcp-edge routes', () => {
     expect(io.stdout).toContain('client_name   Exact Name');
   });
 
+  it('prints each route’s MCP endpoint, protected resource metadata and issuer (for MCP clients)', async () => {
+    const io = captureIo();
+    expect(await routes(['--config', writeConfig('mcp.json', config)], io)).toBe(0);
+    expect(io.stdout).toContain('MCP endpoint  https://mcp.example.com/mcp');
+    expect(io.stdout).toContain(
+      'PRM           https://mcp.example.com/.well-known/oauth-protected-resource/mcp',
+    );
+    expect(io.stdout).toContain('issuer        https://mcp.example.com');
+    // routes[].path replaces the path of `to`.
+    expect(io.stdout).toContain('MCP endpoint  https://b.example.com:8443/v1/mcp');
+    expect(io.stdout).toContain(
+      'PRM           https://b.example.com:8443/.well-known/oauth-protected-resource/v1/mcp',
+    );
+  });
+
   it('prints JSON with --json', async () => {
     const io = captureIo();
     const file = writeConfig('json.json', config);
@@ -50,6 +70,9 @@ describe('mcp-edge routes', () => {
           clientName: 'Docs (MCP Edge - mcp.example.com)',
           cimdUrl: 'https://mcp.example.com/.well-known/mcp-client-metadata.json',
           callbackUrl: 'https://mcp.example.com/.pomerium/oauth/callback',
+          mcpEndpoint: 'https://mcp.example.com/mcp',
+          resourceMetadataUrl: 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp',
+          issuer: 'https://mcp.example.com',
         },
         {
           from: 'https://b.example.com:8443',
@@ -57,6 +80,9 @@ describe('mcp-edge routes', () => {
           clientName: 'Exact Name',
           cimdUrl: 'https://b.example.com:8443/.well-known/mcp-client-metadata.json',
           callbackUrl: 'https://b.example.com:8443/.pomerium/oauth/callback',
+          mcpEndpoint: 'https://b.example.com:8443/v1/mcp',
+          resourceMetadataUrl: 'https://b.example.com:8443/.well-known/oauth-protected-resource/v1/mcp',
+          issuer: 'https://b.example.com:8443',
         },
       ],
     });
