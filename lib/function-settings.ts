@@ -25,8 +25,8 @@ export interface FunctionSettings {
    */
   readonly recordKinds: readonly RecordKind[];
   /**
-   * Record kinds the function may only read, one item at a time (`dynamodb:GetItem`): it looks at
-   * them but never writes, deletes or lists them. Needs `tableAccess: 'readWrite'`.
+   * Record kinds the function may only read (`dynamodb:GetItem`, `dynamodb:Query`): it looks at
+   * them but never writes or deletes them. Needs `tableAccess: 'readWrite'`.
    */
   readonly readOnlyRecordKinds: readonly RecordKind[];
   /**
@@ -96,15 +96,15 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
   // Its connections page also lists the MCP clients a person authorized, and revokes them.
   connect: { ...OAUTH_CLIENT, recordKinds: [...OAUTH_CLIENT.recordKinds!, 'grant', 'refresh'] },
   callback: OAUTH_CLIENT,
-  // The route's authorization server toward MCP clients: reads the sign-in session, keeps
-  // registered clients, codes, grants and refresh tokens, and signs access tokens. It only looks
-  // at whether a person has an upstream connection (the vault item exists), so it reads vault
-  // items but cannot write them and has no vault KMS permission (it cannot decrypt the tokens).
-  // Fetching a client's metadata document may take up to 10 s; the timeout leaves room for it.
+  // The route's authorization server toward MCP clients: keeps registered clients, codes, grants
+  // (with consents) and refresh tokens, and signs access tokens. It only reads the sign-in session
+  // (sign-in and sign-out are the login function's) and only lists a person's vault items to see
+  // whether the route is connected (Vault.list), with no vault KMS permission: it cannot decrypt
+  // upstream tokens. Fetching a client's metadata document may take up to 10 s.
   authorization: {
     tableAccess: 'readWrite',
-    recordKinds: ['session', 'client', 'code', 'grant', 'refresh'],
-    readOnlyRecordKinds: ['vault'],
+    recordKinds: ['client', 'code', 'grant', 'refresh'],
+    readOnlyRecordKinds: ['session', 'vault'],
     gatewayTokens: 'issue',
     timeout: Duration.seconds(25),
   },

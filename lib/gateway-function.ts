@@ -51,8 +51,8 @@ const TABLE_ACTIONS = [
   'dynamodb:DeleteItem',
 ];
 
-/** For record kinds a function only looks at: one item by its key. */
-const TABLE_READ_ACTIONS = ['dynamodb:GetItem'];
+/** For record kinds a function only looks at: an item by its key, or one partition's items. */
+const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 /** What DynamoDB needs from the caller for a table encrypted with a customer-managed key. */
 const TABLE_KEY_ACTIONS = [

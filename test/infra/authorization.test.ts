@@ -140,7 +140,7 @@ describe('authorization function', () => {
     }
   });
 
-  it('reads and writes exactly its record kinds, and only reads vault items, one at a time', () => {
+  it('reads and writes exactly its record kinds, and only reads sessions and vault items', () => {
     const table = statements('authorization').filter((st) =>
       actionsOf(st).some((a) => a.startsWith('dynamodb:')),
     );
@@ -155,11 +155,14 @@ describe('authorization function', () => {
         ],
         {
           'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': ['session#*', 'client#*', 'code#*', 'grant#*', 'refresh#*'],
+            'dynamodb:LeadingKeys': ['client#*', 'code#*', 'grant#*', 'refresh#*'],
           },
         },
       ],
-      [['dynamodb:GetItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['vault#*'] } }],
+      [
+        ['dynamodb:GetItem', 'dynamodb:Query'],
+        { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['session#*', 'vault#*'] } },
+      ],
     ]);
     for (const st of table) {
       expect([st.Resource].flat()).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^DataTable/), 'Arn'] }]);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './synth.ts';
@@ -15,6 +16,8 @@ const hasCfnLint = cfnLint.status === 0;
 let bundledCimd: { file: string; routes: string } | undefined;
 /** The other functions' bundles, by function name. */
 const bundles = new Map<string, string>();
+/** Each function's environment as the template gives it, by function name. */
+const templateEnvironments = new Map<string, Record<string, unknown>>();
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 /** Runs the real CDK CLI offline: no credentials, no AWS endpoints, no notices. */
@@ -31,13 +34,16 @@ function cdkSynth(config: string, outdir: string) {
       AWS_EC2_METADATA_DISABLED: 'true',
       CDK_DEFAULT_ACCOUNT: '',
     },
-    timeout: 90_000,
+    timeout: 170_000,
   });
   return { ...result, seconds: (Date.now() - started) / 1000 };
 }
 
 describe('npx cdk synth', () => {
-  it('synthesizes the three-route fixture offline, bundling every function with the local esbuild', () => {
+  // Bundling six functions takes 15-20 s on an idle machine, far longer on a busy one.
+  it('synthesizes the three-route fixture offline, bundling every function with the local esbuild', {
+    timeout: 180_000,
+  }, () => {
     const outdir = join(out, 'ok');
     const result = cdkSynth('test/fixtures/infra-three-routes.config.json', outdir);
     console.info(`cdk synth with bundling took ${result.seconds.toFixed(1)} s`);
@@ -73,10 +79,11 @@ describe('npx cdk synth', () => {
       file: join(bundle, 'index.mjs'),
       routes: fn!.Properties.Environment!.Variables.MCP_EDGE_ROUTES!,
     };
-    for (const name of ['login', 'connect', 'callback']) {
+    for (const name of ['login', 'connect', 'callback', 'authorization', 'proxy']) {
       const other = Object.values(template.Resources as Record<string, LambdaResource>).find(
         (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === `MCP Edge: ${name}`,
       );
+      templateEnvironments.set(name, other!.Properties.Environment!.Variables);
       bundles.set(
         name,
         join(outdir, `asset.${other!.Properties.Code!.S3Key.replace(/\.zip$/, '')}`, 'index.mjs'),
@@ -106,7 +113,7 @@ describe('npx cdk synth', () => {
   });
 
   it('produces login, connect and callback bundles that start (top-level await, ESM) and answer without a network', async () => {
-    expect(bundles.size, 'needs the synth above').toBe(3);
+    expect(bundles.size, 'needs the synth above').toBe(5);
     Object.assign(process.env, {
       AWS_REGION: 'eu-west-1',
       MCP_EDGE_ROUTES: bundledCimd!.routes,
@@ -147,6 +154,81 @@ describe('npx cdk synth', () => {
     expect(
       (await login({ ...event('GET', '/.pomerium/login'), headers: { Host: 'mcp.example.com' } })).statusCode,
     ).toBe(403);
+  });
+
+  /**
+   * Runs a function with exactly the variables the template gives it, CloudFormation's references
+   * replaced by stand-ins (a secret value, a table name, key ARNs), so a variable the code needs
+   * but the stack does not set stops it here rather than in AWS.
+   */
+  function useTemplateEnvironment(name: string): void {
+    const variables = templateEnvironments.get(name);
+    expect(variables, 'needs the synth above').toBeDefined();
+    for (const key of Object.keys(process.env)) if (key.startsWith('MCP_EDGE_')) delete process.env[key];
+    process.env.AWS_REGION = 'eu-central-1';
+    for (const [key, value] of Object.entries(variables!)) {
+      const json = JSON.stringify(value);
+      if (typeof value === 'string') process.env[key] = value;
+      else if (json.includes('{{resolve:secretsmanager:')) process.env[key] = 'origin-secret-for-this-test';
+      else if (/^\{"Ref":"DataTable\w+"\}$/.test(json)) process.env[key] = 'mcp-edge-test';
+      else if (/^\{"Fn::GetAtt":\["\w+","Arn"\]\}$/.test(json)) process.env[key] = STAND_IN_KEY_ARN;
+      else throw new Error(`${name}: no stand-in for ${key} = ${json}`);
+    }
+  }
+  const STAND_IN_KEY_ARN = 'arn:aws:kms:eu-central-1:111122223333:key/00000000-0000-0000-0000-000000000000';
+  const originEvent = (method: string, path: string, host: string) => ({
+    httpMethod: method,
+    path,
+    headers: { Host: host, 'x-mcp-edge-origin-verify': 'origin-secret-for-this-test' },
+    requestContext: { domainName: host },
+  });
+
+  it('produces an authorization bundle that starts with the template’s environment and serves its metadata', async () => {
+    // MCP_EDGE_AUTHORIZATION parses with the function's own schema (it would not start otherwise).
+    useTemplateEnvironment('authorization');
+    const authorization = (
+      (await import(pathToFileURL(bundles.get('authorization')!).href)) as {
+        handler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
+      }
+    ).handler;
+    const metadata = await authorization(
+      originEvent('GET', '/.well-known/oauth-authorization-server', 'tools.example.org'),
+    );
+    expect(metadata.statusCode).toBe(200);
+    expect(JSON.parse(metadata.body).issuer).toBe('https://tools.example.org');
+    const resource = await authorization(
+      originEvent('GET', '/.well-known/oauth-protected-resource/v1/mcp', 'tools.example.org'),
+    );
+    expect(JSON.parse(resource.body).resource).toBe('https://tools.example.org/v1/mcp');
+  });
+
+  it('produces a proxy bundle that starts with the template’s environment and challenges a request without a token', async () => {
+    useTemplateEnvironment('proxy');
+    // Lambda's streaming runtime, as far as a request without a token needs it.
+    let prelude: { statusCode: number; headers: Record<string, string> } | undefined;
+    Object.assign(globalThis, {
+      awslambda: {
+        streamifyResponse: (handler: unknown) => handler,
+        HttpResponseStream: {
+          from: (stream: Writable, metadata: typeof prelude) => {
+            prelude = metadata;
+            return stream;
+          },
+        },
+      },
+    });
+    const proxy = (
+      (await import(pathToFileURL(bundles.get('proxy')!).href)) as {
+        handler: (event: unknown, stream: Writable, context: unknown) => Promise<void>;
+      }
+    ).handler;
+    const sink = new PassThrough();
+    sink.resume();
+    await proxy(originEvent('POST', '/v1/mcp', 'tools.example.org'), sink, {});
+    expect(prelude!.statusCode).toBe(401);
+    expect(prelude!.headers['www-authenticate']).toContain(
+      'resource_metadata="https://tools.example.org/.well-known/oauth-protected-resource/v1/mcp"',
+    );
   });
 
   it.skipIf(!hasCfnLint)(

@@ -32,12 +32,13 @@ export interface Synthesized extends McpEdgeStacks {
 }
 
 /**
- * Builds and synthesizes the app in-process. Bundling is skipped (no esbuild run) to keep tests
- * fast; one test runs the real `cdk synth` with bundling. cdk-nag is off here: the nag test runs
- * the checks itself so it can report every finding.
+ * Builds and synthesizes the app in-process. To keep tests fast, bundling is skipped (no esbuild
+ * run) and so is aws-cdk-lib's built-in CloudFormation validation (its WASM engine takes seconds
+ * to load in every test process); cli-synth.test.ts runs the real `cdk synth` with both, and
+ * cfn-lint. cdk-nag is off here: the nag test runs the checks itself so it can report every finding.
  */
 export function synthesize(input: GatewayConfigInput, options: McpEdgeStacksOptions = {}): Synthesized {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   const stacks = addMcpEdgeStacks(app, deploymentOf(input), { nag: false, ...options });
   app.synth();
   return {

@@ -1,55 +1,263 @@
-import type { AccessTokenVerifier } from '../authorization/access-token.ts';
-import { HttpError, jsonResponse } from '../http/errors.ts';
-import type { RouteTable } from '../routes.ts';
+import type { AccessTokenClaims, AccessTokenVerifier } from '../authorization/access-token.ts';
+import { readLimited } from '../authorization/oauth-errors.ts';
+import { HttpError } from '../http/errors.ts';
+import type { Route, RouteTable } from '../routes.ts';
 import { routeOf } from '../web/request-context.ts';
-import { authenticate, MCP_CORS } from './inbound-auth.ts';
+import { type ConnectContext, connectRequired } from './connect-required.ts';
+import type { GrantChecks } from './grant-checks.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { authenticate, challenge, MCP_CORS } from './inbound-auth.ts';
+import { type ClientMessage, jsonRpcError, parseClientMessage } from './jsonrpc.ts';
+import { checkMethodHeaders } from './method-headers.ts';
+import type { Sealer } from './sealed-values.ts';
+import { proxyBody } from './sse-keepalive.ts';
+import type { UpstreamClient, UpstreamResult } from './upstream-client.ts';
+import type { UpstreamTokens } from './upstream-tokens.ts';
 
-export interface McpEndpointDeps {
+export interface ProxyLimits {
+  /** Largest request body (`413` above). Default 4 MiB. */
+  readonly maxBodyBytes: number;
+  /**
+   * Until the upstream's response head (`504` after). Default 55 s: CloudFront gives up on an
+   * origin that sends nothing for 60 s, so a slower upstream gets a clear answer instead.
+   */
+  readonly headersTimeoutMs: number;
+  /** SSE keep-alive after this much upstream silence. Default 15 s (CloudFront's read timeout is 30 s). */
+  readonly keepAliveMs: number;
+  /** Streams end cleanly after this long. Default 14 min 30 s (API Gateway's cap is 15 min). */
+  readonly maxStreamMs: number;
+}
+
+export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
+  maxBodyBytes: 4 * 1024 * 1024,
+  headersTimeoutMs: 55_000,
+  keepAliveMs: 15_000,
+  maxStreamMs: 14.5 * 60_000,
+};
+
+export interface McpProxyDeps {
   readonly routes: RouteTable;
   readonly verify: AccessTokenVerifier;
+  readonly grantAlive: GrantChecks;
+  readonly upstreamTokens: UpstreamTokens;
+  /** The HTTP client for a route's upstream (SSRF-guarded unless the route opted out). */
+  readonly upstreamFor: (route: Route) => UpstreamClient;
+  readonly sealer: Sealer;
+  readonly limits?: Partial<ProxyLimits>;
+}
+
+/** What the proxy seals into the `Mcp-Session-Id` it gives the client (2025-era sessions). */
+interface SessionState {
+  /** The upstream's own session id. */
+  readonly s: string;
+  /** The client declared URL-mode elicitation at initialize (2025-11-25). */
+  readonly e?: boolean;
 }
 
 const METHODS = 'POST, GET, DELETE, OPTIONS';
 
 /**
- * The route's MCP endpoint (`from` + `routes[].path`). This step authenticates callers with the
- * gateway's tokens, so MCP clients can discover and use the authorization server; forwarding an
- * authenticated call upstream is the proxy's next step and is answered `501` until it lands.
+ * The route's MCP endpoint (`from` + `routes[].path`): authenticates the caller with the gateway's
+ * own token (offline), swaps it for the person's upstream token for this route, forwards the
+ * request under the header rules, and streams the answer back as it arrives (DESIGN "The MCP proxy").
  */
-export function createMcpEndpoint(deps: McpEndpointDeps): (request: Request) => Promise<Response> {
+export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promise<Response> {
+  const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...deps.limits };
+
   return async (request) => {
     const url = new URL(request.url);
     const route = routeOf(deps.routes, url);
     if (url.pathname !== route.mcpPath)
       throw new HttpError(404, 'not_found', 'Nothing is served at this path.');
-    if (request.method === 'OPTIONS') {
-      return new Response(null, {
-        status: 204,
-        headers: {
-          ...MCP_CORS,
-          'access-control-allow-methods': METHODS,
-          'access-control-allow-headers':
-            'authorization, content-type, accept, mcp-protocol-version, mcp-session-id, last-event-id, mcp-method, mcp-name',
-          'access-control-max-age': '600',
-        },
-      });
-    }
+    if (request.method === 'OPTIONS') return preflight();
     if (!['POST', 'GET', 'DELETE'].includes(request.method)) {
       throw new HttpError(405, 'method_not_allowed', `Use ${METHODS}.`, { allow: METHODS });
     }
+
     const auth = await authenticate(deps.verify, request, route);
     if (!auth.ok) return auth.response;
-    return jsonResponse(
-      501,
-      {
-        jsonrpc: '2.0',
-        id: null,
-        error: {
-          code: -32603,
-          message: 'This gateway authenticated the call but does not forward MCP calls yet.',
-        },
-      },
-      MCP_CORS,
-    );
+    const { claims } = auth;
+    if (!(await deps.grantAlive(route.origin, claims))) return challenge(route, 'invalid_token');
+    const bound = { route: route.origin, user: claims.sub };
+
+    let body: Uint8Array | undefined;
+    let message: ClientMessage | undefined;
+    if (request.method === 'POST') {
+      body = await readLimited(request, limits.maxBodyBytes);
+      if (!body) {
+        return jsonRpcError(
+          413,
+          null,
+          -32600,
+          `The request body is larger than ${limits.maxBodyBytes} bytes.`,
+        );
+      }
+      const parsed = parseClientMessage(body);
+      if (!parsed.ok) return parsed.response;
+      message = parsed.message;
+      const mismatch = checkMethodHeaders(request.headers, message);
+      if (mismatch) return mismatch;
+    }
+
+    let session: SessionState | undefined;
+    const sealedSession = request.headers.get('mcp-session-id');
+    if (sealedSession !== null) {
+      session = deps.sealer.open<SessionState>('session', bound, sealedSession);
+      // Another person's or route's session id, or a forged one: an unknown session (spec: 404).
+      if (!session || typeof session.s !== 'string') {
+        return jsonRpcError(404, message?.id ?? null, -32001, 'Session not found.');
+      }
+    }
+
+    const context: ConnectContext = { route, claims, message, session, request, sealer: deps.sealer };
+    let token = await deps.upstreamTokens.get(route.origin, claims.sub);
+    if (!token.ok) {
+      if (token.code === 'upstream_unavailable') return unavailable(message, 'refresh_unavailable');
+      return connectRequired(context);
+    }
+
+    const headers = upstreamRequestHeaders(request.headers);
+    if (session) headers['mcp-session-id'] = session.s;
+    const target = new URL(route.config.to);
+    const client = deps.upstreamFor(route);
+    const send = (accessToken: string) =>
+      client.send({
+        url: target,
+        method: request.method,
+        headers: { ...headers, authorization: `Bearer ${accessToken}` },
+        ...(body ? { body } : {}),
+        headersTimeoutMs: limits.headersTimeoutMs,
+        signal: request.signal,
+      });
+
+    let answer = await send(token.accessToken);
+    if (answer.ok && answer.status === 401) {
+      // One refresh and one retry; the upstream's own challenge never reaches the client.
+      answer.body.resume();
+      token = await deps.upstreamTokens.get(route.origin, claims.sub, { rejected: token.accessToken });
+      if (!token.ok) {
+        if (token.code === 'upstream_unavailable') return unavailable(message, 'refresh_unavailable');
+        return connectRequired(context);
+      }
+      answer = await send(token.accessToken);
+      if (answer.ok && answer.status === 401) {
+        answer.body.resume();
+        deps.upstreamTokens.forget(route.origin, claims.sub);
+        return jsonRpcError(
+          502,
+          message?.id ?? null,
+          -32001,
+          'The upstream refuses this connection’s token even after a refresh. Reconnect the route on the gateway’s connections page.',
+          { error: 'upstream_unauthorized' },
+        );
+      }
+    }
+    if (
+      answer.ok &&
+      answer.status === 403 &&
+      /insufficient_scope/.test(String(answer.headers['www-authenticate']))
+    ) {
+      answer.body.resume();
+      return connectRequired(context, 'insufficient_scope');
+    }
+    return respond(answer, message, bound, session, deps.sealer, limits, isInitialize(message));
   };
 }
+
+function isInitialize(message: ClientMessage | undefined): boolean {
+  return message?.method === 'initialize';
+}
+
+function preflight(): Response {
+  return new Response(null, {
+    status: 204,
+    headers: {
+      ...MCP_CORS,
+      'access-control-allow-methods': METHODS,
+      'access-control-allow-headers':
+        'authorization, content-type, accept, mcp-protocol-version, mcp-session-id, last-event-id, mcp-method, mcp-name, mcp-param-*, traceparent',
+      'access-control-max-age': '600',
+    },
+  });
+}
+
+function unavailable(message: ClientMessage | undefined, reason: string): Response {
+  return jsonRpcError(
+    502,
+    message?.id ?? null,
+    -32001,
+    'The upstream’s authorization server could not refresh this connection right now. Try again shortly.',
+    { error: reason },
+  );
+}
+
+const FAILURES: Record<string, [number, string]> = {
+  upstream_refused: [502, 'The upstream MCP server could not be reached.'],
+  upstream_timeout: [504, 'The upstream MCP server did not answer in time.'],
+  upstream_invalid: [502, 'The upstream MCP server sent an answer that is not valid HTTP.'],
+  upstream_blocked: [502, 'The upstream MCP server’s address is not allowed.'],
+};
+
+function respond(
+  answer: UpstreamResult,
+  message: ClientMessage | undefined,
+  bound: { route: string; user: string },
+  session: SessionState | undefined,
+  sealer: Sealer,
+  limits: ProxyLimits,
+  initialize: boolean,
+): Response {
+  const id = message?.id ?? null;
+  if (!answer.ok) {
+    const [status, text] = FAILURES[answer.code]!;
+    return jsonRpcError(status, id, -32001, text, { error: answer.code });
+  }
+  if (answer.status >= 500) {
+    answer.body.resume();
+    return jsonRpcError(502, id, -32001, `The upstream MCP server failed (HTTP ${answer.status}).`, {
+      error: 'upstream_error',
+      status: answer.status,
+    });
+  }
+  const headers: Record<string, string> = {
+    ...clientResponseHeaders(answer.headers),
+    ...MCP_CORS,
+    'x-accel-buffering': 'no',
+    'x-content-type-options': 'nosniff',
+  };
+  const upstreamSession = answer.headers['mcp-session-id'];
+  if (typeof upstreamSession === 'string' && upstreamSession.length > 0 && upstreamSession.length <= 1024) {
+    const elicitation = initialize ? declaresUrlElicitation(message) : (session?.e ?? false);
+    headers['mcp-session-id'] = sealer.seal('session', bound, {
+      s: upstreamSession,
+      ...(elicitation ? { e: true } : {}),
+    });
+  }
+  const type = String(answer.headers['content-type'] ?? '');
+  const sse = /^text\/event-stream/i.test(type);
+  if (sse) headers['cache-control'] = 'no-cache, no-transform';
+  const empty = answer.status === 202 || answer.status === 204 || answer.status === 304;
+  if (empty) answer.body.resume();
+  return new Response(
+    empty
+      ? null
+      : proxyBody(answer.body, {
+          ...limits,
+          keepAliveMs: limits.keepAliveMs,
+          maxDurationMs: limits.maxStreamMs,
+          sse,
+        }),
+    {
+      status: answer.status,
+      headers,
+    },
+  );
+}
+
+/** 2025-11-25: `capabilities.elicitation.url` in the client's initialize request. */
+function declaresUrlElicitation(message: ClientMessage | undefined): boolean {
+  const capabilities = message?.params?.capabilities as { elicitation?: { url?: unknown } } | undefined;
+  return typeof capabilities?.elicitation?.url === 'object' && capabilities.elicitation.url !== null;
+}
+
+export type { AccessTokenClaims };
