@@ -107,6 +107,7 @@ export async function run(args: string[], io: Io, signal?: AbortSignal): Promise
       ca,
       vaultKey: await localVaultKey(resolve('.local/vault.key')),
       signingKey: await localSigningKey(resolve('.local/signing-key.pem')),
+      sealingKey: await localVaultKey(resolve('.local/sealing.key')),
       idp: demo
         ? { issuer: demo.identityProvider.issuer, clientId: demo.identityProvider.clientId }
         : undefined,

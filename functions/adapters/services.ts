@@ -9,6 +9,11 @@ import type { GatewayConfig, RouteConfig } from '../core/config/schema.ts';
 import type { ConnectDeps } from '../core/connect/connect.ts';
 import { createOutboundFetch } from '../core/http/outbound-fetch.ts';
 import type { OutboundFetch } from '../core/oauth/types.ts';
+import { createGrantChecks } from '../core/proxy/grant-checks.ts';
+import { createMcpProxy, type McpProxyDeps, type ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
+import { createSealer } from '../core/proxy/sealed-values.ts';
+import { createUpstreamClient, type UpstreamClient } from '../core/proxy/upstream-client.ts';
+import { createUpstreamTokens } from '../core/proxy/upstream-tokens.ts';
 import { type Route, RouteTable } from '../core/routes.ts';
 import { createCodeStore } from '../core/store/authorization-codes.ts';
 import type { Clock } from '../core/store/clock.ts';
@@ -46,6 +51,13 @@ export interface ServiceParts {
   readonly idp?: IdentityProviderSettings;
   /** Looks up a configured secret reference (environment variable or Secrets Manager ARN). */
   readonly configuredSecret: (ref: { env?: string; secretArn?: string }) => Promise<string>;
+  /**
+   * The proxy's 256-bit key for the values it seals for clients (`Mcp-Session-Id`, request
+   * state). Only the proxy has one; without it `proxy` is absent.
+   */
+  readonly sealingKey?: Uint8Array;
+  /** Overrides of the proxy's limits (tests). */
+  readonly proxyLimits?: Partial<ProxyLimits>;
   /** Extra CA certificates to trust (the local development CA). */
   readonly ca?: string;
   /**
@@ -166,6 +178,32 @@ export function createServices(parts: ServiceParts) {
       now,
     };
 
+  // The MCP proxy: one keep-alive HTTP client per route (its own SSRF setting), tokens kept warm.
+  const upstreamClients = new Map<string, UpstreamClient>();
+  const upstreamFor = (route: Route): UpstreamClient => {
+    let client = upstreamClients.get(route.origin);
+    if (!client) {
+      client = createUpstreamClient({
+        allowPrivateNetwork: route.config.allowPrivateNetwork === true,
+        ca: parts.ca,
+      });
+      upstreamClients.set(route.origin, client);
+    }
+    return client;
+  };
+  const proxy: McpProxyDeps | undefined =
+    verify && parts.sealingKey
+      ? {
+          routes,
+          verify,
+          grantAlive: createGrantChecks({ grants, now }),
+          upstreamTokens: createUpstreamTokens({ vault, now }),
+          upstreamFor,
+          sealer: createSealer(parts.sealingKey),
+          ...(parts.proxyLimits ? { limits: parts.proxyLimits } : {}),
+        }
+      : undefined;
+
   const login: LoginAppDeps | undefined = signIn ? { routes, sessions, signIn } : undefined;
   const connectApp: ConnectAppDeps = { ...connect, routes, sessions, connections: vault, grants };
   const callback: CallbackAppDeps = { ...connect, routes, sessions };
@@ -182,6 +220,11 @@ export function createServices(parts: ServiceParts) {
     connect: connectApp,
     callback,
     authorization,
+    proxy,
+    /** Closes the proxy's keep-alive connections (the local gateway's stop). */
+    closeUpstreams: () => {
+      for (const client of upstreamClients.values()) client.close();
+    },
   };
 }
 

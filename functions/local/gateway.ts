@@ -7,6 +7,7 @@ import { createLocalSigner } from '../core/authorization/signer.ts';
 import type { GatewayConfig } from '../core/config/schema.ts';
 import { findEndpoint } from '../core/endpoints.ts';
 import { errorToResponse, HttpError } from '../core/http/errors.ts';
+import type { ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
 import { describeRoute, type Route } from '../core/routes.ts';
 import type { Clock } from '../core/store/clock.ts';
 import { createLocalCipher } from '../core/vault/cipher.ts';
@@ -26,6 +27,10 @@ export interface LocalGatewayOptions {
   readonly vaultKey?: Uint8Array;
   /** The P-256 private key (PEM) that signs access tokens; default: a new key per run. */
   readonly signingKey?: string;
+  /** The proxy's 256-bit key for sealed session ids; default: a new random key per run. */
+  readonly sealingKey?: Uint8Array;
+  /** Overrides of the proxy's limits (tests: short keep-alives and timeouts). */
+  readonly proxyLimits?: Partial<ProxyLimits>;
   readonly clock?: Clock;
 }
 
@@ -74,6 +79,8 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     tableName: dynamo.tableName,
     cipher: createLocalCipher(options.vaultKey ?? randomBytes(32)),
     signer: createLocalSigner(options.signingKey ?? newSigningKey()),
+    sealingKey: options.sealingKey ?? randomBytes(32),
+    ...(options.proxyLimits ? { proxyLimits: options.proxyLimits } : {}),
     authorization: {
       trustPolicy: options.config.trustPolicy,
       mcpClients: options.config.mcpClients,
@@ -102,6 +109,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
           }),
       ),
     );
+    services.closeUpstreams();
     await dynamo.stop();
   };
 

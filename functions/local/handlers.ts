@@ -35,8 +35,6 @@ export function buildLocalHandlers(
   config: GatewayConfig,
   services: Services,
 ): Record<FunctionName, LocalHandler> {
-  const signer = services.authorization?.signer;
-  if (!signer) throw new Error('the local gateway needs a token signer');
   return {
     cimd: buffered(createCimdHandler({ routes: config.routes, originSecret: undefined })),
     login: buffered(createLoginHandler(services, undefined)),
@@ -45,12 +43,7 @@ export function buildLocalHandlers(
     authorization: buffered(createAuthorizationHandler(services, undefined)),
     proxy: {
       streaming: true,
-      handle: createProxyHandler({
-        routes: config.routes,
-        publicKey: () => signer.publicKey(),
-        originSecret: undefined,
-        runtime: localResponseStream,
-      }),
+      handle: createProxyHandler(services, undefined, localResponseStream),
     },
   };
 }

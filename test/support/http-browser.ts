@@ -144,6 +144,16 @@ export class HttpBrowser {
         if (stop(url)) return { url };
         continue;
       }
+      // A page that moves on by itself (meta refresh), as a browser does.
+      const refresh = /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(res.body)?.[1];
+      if (res.status === 200 && refresh) {
+        url = new URL(
+          refresh.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))),
+          url,
+        );
+        if (stop(url)) return { url };
+        continue;
+      }
       // The gateway's own consent page: press Allow or Deny, as the person would.
       if (options.consent && res.status === 200 && /name="decision"/.test(res.body)) {
         this.consentPages.push(res.body);

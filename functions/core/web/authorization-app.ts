@@ -33,7 +33,7 @@ import type { Session, SessionStore } from '../store/sessions.ts';
 import type { Vault } from '../vault/vault.ts';
 import { CONNECT_PATH } from './connect-app.ts';
 import { consentPage } from './consent-page.ts';
-import { errorPage, redirect } from './html.ts';
+import { errorPage, html, page, redirect } from './html.ts';
 import { LOGIN_PATH } from './login-app.ts';
 import { allowOnly, currentSession, routeOf } from './request-context.ts';
 
@@ -270,6 +270,24 @@ async function authorizePost(deps: AuthorizationAppDeps, request: Request, route
   return complete(deps, route, current, authz, form, consentProof(current.id, authz));
 }
 
+/**
+ * After Allow, when the upstream connect must run first: a page that moves on by itself (meta
+ * refresh, with a link as fallback). A redirect would keep the browser in the consent form's
+ * submission, whose CSP `form-action` allows only this gateway and the client's redirect URI; a
+ * new navigation may go to the upstream's authorization server.
+ */
+function continuePage(route: Route, location: string): Response {
+  const name = route.config.name ?? route.host;
+  return page(
+    200,
+    `Connecting ${name}`,
+    html`<p>Allowed. Next, connect <strong>${name}</strong> to your account at its MCP server; you come back here afterwards.</p>
+<p><a class="button" href="${location}">Continue</a></p>`,
+    {},
+    html`<meta http-equiv="refresh" content="0;url=${location}">`,
+  );
+}
+
 async function rememberedConsentCovers(
   deps: AuthorizationAppDeps,
   session: Session,
@@ -300,7 +318,9 @@ async function complete(
   );
   if (!connected) {
     const back = authorizePath(params, proof ? { consent: proof } : {});
-    return redirect(`${route.origin}${CONNECT_PATH}?return_to=${encodeURIComponent(back)}`);
+    const location = `${route.origin}${CONNECT_PATH}?return_to=${encodeURIComponent(back)}`;
+    // From the consent form (proof given), a redirect would stay under its form-action CSP.
+    return proof ? continuePage(route, location) : redirect(location);
   }
   const code = await deps.codes.issue({
     route: route.origin,

@@ -78,18 +78,17 @@ function row(label: string, content: Raw): Raw {
 
 /**
  * The page's CSP. Browsers check `form-action` on every redirect that follows the form's POST
- * (CSP3 §6.3.1): after Allow, the chained connect sends the browser through the upstream's
- * authorization server (an https origin the page cannot know, and whatever that server redirects
- * to while signing the person in), and the answer ends at the client's redirect URI (https, or
- * http on a loopback address). `'self' https:` plus that redirect's origin is the narrowest list
- * that lets the chain through; the page has no scripts and escapes every value it shows.
+ * (CSP3 §6.3.1), so the list holds exactly where an answer to this form may go: this gateway and
+ * the client's redirect URI (https, or http on a loopback address). When Allow must first run the
+ * upstream connect (other origins), the answer is a page that continues there with a new
+ * navigation (see `continuePage` in authorization-app.ts), which this list does not govern.
  */
 function consentCsp(redirectOrigin: string): string {
   return [
     "default-src 'none'",
     "style-src 'unsafe-inline'",
     "img-src 'self' data:",
-    `form-action 'self' https: ${redirectOrigin}`,
+    `form-action 'self' ${redirectOrigin}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');

@@ -49,9 +49,10 @@ export function page(
   title: string,
   body: Raw,
   headers: Record<string, string> = {},
+  head: Raw = raw(''),
 ): Response {
   const doc = html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">${head}
 <title>${title} · MCP Edge</title><style>${raw(STYLE)}</style></head>
 <body><main><h1>${title}</h1>${body}</main><footer>MCP Edge gateway</footer></body></html>`;
   return new Response(doc.value, {
