@@ -10,7 +10,7 @@ import type { ConnectDeps } from '../core/connect/connect.ts';
 import { createOutboundFetch } from '../core/http/outbound-fetch.ts';
 import type { OutboundFetch } from '../core/oauth/types.ts';
 import { createGrantChecks } from '../core/proxy/grant-checks.ts';
-import { createMcpProxy, type McpProxyDeps, type ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
+import type { McpProxyDeps, ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
 import { createSealer } from '../core/proxy/sealed-values.ts';
 import { createUpstreamClient, type UpstreamClient } from '../core/proxy/upstream-client.ts';
 import { createUpstreamTokens } from '../core/proxy/upstream-tokens.ts';

@@ -282,8 +282,8 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
     });
 
     it('refuses a client that sends a secret with 401 invalid_client and a WWW-Authenticate challenge', async () => {
+      // A secret in the body used no Authorization scheme: 401 without a challenge (RFC 6749 §5.2 "may").
       const inBody = await expectRefused(TOKEN, `${grant}&client_secret=s3cret`, FORM, 401, 'invalid_client');
-      expect(inBody.headers.get('www-authenticate')).toBeTruthy();
       expect(inBody.text).not.toContain('s3cret');
       const basic = `Basic ${Buffer.from('acme-desktop:s3cret').toString('base64')}`;
       const inHeader = await expectRefused(

@@ -37,6 +37,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
   });
 
   /** Items the authorization server keeps, by kind (`grant#` partitions hold grants and consents). */
+  /** Items by kind; grants counted only while alive (revocation leaves a tombstone). */
   async function counts(): Promise<Record<string, number>> {
     const out: Record<string, number> = { code: 0, grant: 0, consent: 0, refresh: 0, client: 0 };
     let start: Record<string, AttributeValue> | undefined;
@@ -44,7 +45,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
       const page = await fx.gateway.dynamo.client.send(
         new ScanCommand({
           TableName: fx.gateway.dynamo.tableName,
-          ProjectionExpression: 'pk, sk',
+          ProjectionExpression: 'pk, sk, revoked',
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
@@ -54,6 +55,8 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
         const sk = item.sk?.S ?? '';
         const kind = pk.slice(0, pk.indexOf('#'));
         const key = kind === 'grant' ? sk.slice(0, sk.indexOf('#')) : kind;
+        // A revoked grant stays as a tombstone (so a late creation cannot revive it): not a live grant.
+        if (item.revoked?.BOOL === true) continue;
         if (key in out) out[key]! += 1;
       }
       start = page.LastEvaluatedKey;

@@ -10,6 +10,8 @@ export const SCOPES_SUPPORTED = [GATEWAY_SCOPE] as const;
 export interface AuthorizationRequest {
   readonly client: McpClient;
   readonly redirectUri: string;
+  /** The request named `redirect_uri` (then the token request must repeat it, RFC 6749 §4.1.3). */
+  readonly redirectUriSent: boolean;
   readonly state?: string;
   readonly codeChallenge: string;
   readonly scope: string;
@@ -125,6 +127,7 @@ export async function validateAuthorizationRequest(
     request: {
       client,
       redirectUri,
+      redirectUriSent: asked !== null && asked !== '',
       ...(state === undefined ? {} : { state }),
       codeChallenge: challenge,
       scope,

@@ -3,12 +3,13 @@ import { PUBLIC_CORS } from './metadata.ts';
 
 /**
  * RFC 6749 §5.2 error answers of the token, registration and revocation endpoints: JSON,
- * `Cache-Control: no-store`, CORS for browser clients, `WWW-Authenticate` on `invalid_client`
- * (§5.2 asks for 401 with it when the client tried to authenticate).
+ * `Cache-Control: no-store`, CORS for browser clients. `challenge` is the `WWW-Authenticate` value
+ * for a client that authenticated with the `Authorization` header: §5.2 wants 401 with a challenge
+ * in the scheme it used.
  */
-export function oauthError(status: number, error: string, description: string): Response {
+export function oauthError(status: number, error: string, description: string, challenge?: string): Response {
   const headers: Record<string, string> = { ...PUBLIC_CORS, pragma: 'no-cache' };
-  if (status === 401) headers['www-authenticate'] = `Bearer error="${error}"`;
+  if (challenge) headers['www-authenticate'] = challenge;
   return jsonResponse(status, { error, error_description: description }, headers);
 }
 

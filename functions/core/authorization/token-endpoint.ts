@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Route } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
-import type { GrantStore } from '../store/grants.ts';
+import { GrantRevokedError, type GrantStore } from '../store/grants.ts';
 import { mintAccessToken } from './access-token.ts';
 import type { ClientResolver } from './clients.ts';
 import { oauthError, oauthJson, readOAuthForm } from './oauth-errors.ts';
@@ -34,12 +34,15 @@ function clientIdOf(
     const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     if (!match || colon < 0 || decoded.slice(colon + 1) !== '') {
+      // RFC 6749 §5.2: the challenge names the scheme the client tried (letters only, from its header).
+      const scheme = /^[A-Za-z][A-Za-z0-9_-]{0,19}(?=\s|$)/.exec(header.trim())?.[0] ?? 'Basic';
       return {
         ok: false,
         response: oauthError(
           401,
           'invalid_client',
           'This server accepts public clients only (token_endpoint_auth_method "none").',
+          `${scheme} realm="mcp-edge", error="invalid_client"`,
         ),
       };
     }
@@ -101,15 +104,20 @@ export async function tokenEndpoint(
       const code = form.get('code');
       const redirectUri = form.get('redirect_uri');
       const verifier = form.get('code_verifier');
-      if (!code || !redirectUri)
-        return oauthError(400, 'invalid_request', 'code and redirect_uri are required.');
+      if (!code) return oauthError(400, 'invalid_request', 'code is required.');
       if (!verifier || !VERIFIER.test(verifier)) {
         return oauthError(400, 'invalid_grant', 'A valid code_verifier is required (PKCE).');
       }
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       const redeemed = await deps.codes.redeem(
         code,
-        { clientId: client.clientId, redirectUri, challenge, resource: route.resource, route: route.origin },
+        {
+          clientId: client.clientId,
+          ...(redirectUri === null ? {} : { redirectUri }),
+          challenge,
+          resource: route.resource,
+          route: route.origin,
+        },
         randomUUID(),
       );
       if (!redeemed.ok) {
@@ -136,7 +144,13 @@ export async function tokenEndpoint(
         scope: redeemed.code.scope,
         resource: route.resource,
       };
-      const refreshToken = await deps.grants.createGrant(grant);
+      let refreshToken: string;
+      try {
+        refreshToken = await deps.grants.createGrant(grant);
+      } catch (error) {
+        if (!(error instanceof GrantRevokedError)) throw error;
+        return oauthError(400, 'invalid_grant', 'This code was used twice; the grant is revoked.');
+      }
       return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined);
     }
     case 'refresh_token': {

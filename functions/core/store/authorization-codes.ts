@@ -19,6 +19,8 @@ export interface CodeInput {
   readonly userId: string;
   readonly clientId: string;
   readonly redirectUri: string;
+  /** Whether the authorization request named the redirect URI (the token request must then repeat it). Default true. */
+  readonly redirectUriSent?: boolean;
   /** S256 challenge (RFC 7636); `plain` is never accepted. */
   readonly codeChallenge: string;
   readonly resource: string;
@@ -50,7 +52,7 @@ export interface CodeStore {
    */
   redeem(
     code: string,
-    presented: { clientId: string; redirectUri: string; challenge: string; resource: string; route: string },
+    presented: { clientId: string; redirectUri?: string; challenge: string; resource: string; route: string },
     grantId: string,
   ): Promise<RedeemResult>;
 }
@@ -73,6 +75,7 @@ export function createCodeStore(deps: StoreDeps): CodeStore {
           Item: {
             ...codeKey(code),
             ...input,
+            redirectUriSent: input.redirectUriSent ?? true,
             createdAt: now,
             expiresAt,
             ttl: ttlSeconds(expiresAt + REPLAY_WINDOW_SECONDS * 1000),
@@ -92,14 +95,16 @@ export function createCodeStore(deps: StoreDeps): CodeStore {
             TableName: tableName,
             Key: codeKey(code),
             UpdateExpression: 'SET redeemedAt = :now, grantId = :grant',
-            ConditionExpression:
-              'attribute_exists(pk) AND attribute_not_exists(redeemedAt) AND clientId = :client AND redirectUri = :redirect AND codeChallenge = :challenge AND #resource = :resource AND #route = :route AND expiresAt > :now',
+            ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(redeemedAt) AND clientId = :client AND ${
+              // RFC 6749 §4.1.3: required and identical when the authorization request had it.
+              presented.redirectUri === undefined ? 'redirectUriSent = :redirect' : 'redirectUri = :redirect'
+            } AND codeChallenge = :challenge AND #resource = :resource AND #route = :route AND expiresAt > :now`,
             ExpressionAttributeNames: { '#resource': 'resource', '#route': 'route' },
             ExpressionAttributeValues: {
               ':now': now,
               ':grant': grantId,
               ':client': presented.clientId,
-              ':redirect': presented.redirectUri,
+              ':redirect': presented.redirectUri ?? false,
               ':challenge': presented.challenge,
               ':resource': presented.resource,
               ':route': presented.route,
@@ -114,6 +119,7 @@ export function createCodeStore(deps: StoreDeps): CodeStore {
             userId: item!.userId,
             clientId: item!.clientId,
             redirectUri: item!.redirectUri,
+            redirectUriSent: item!.redirectUriSent,
             codeChallenge: item!.codeChallenge,
             resource: item!.resource,
             scope: item!.scope,

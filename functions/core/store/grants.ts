@@ -51,6 +51,12 @@ export type RotateResult =
   | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'mismatch' | 'revoked' }
   | { readonly ok: false; readonly reason: 'reused'; readonly grant: GrantRef };
 
+/** The grant was revoked before it could be created (its code was replayed meanwhile). */
+export class GrantRevokedError extends Error {
+  override readonly name = 'GrantRevokedError';
+  readonly code = 'invalid_grant';
+}
+
 export interface GrantStore {
   rememberConsent(userId: string, consent: Omit<Consent, 'createdAt' | 'updatedAt'>): Promise<void>;
   getConsent(userId: string, route: string, clientId: string): Promise<Consent | undefined>;
@@ -170,12 +176,19 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     async createGrant(grant) {
       const now = clock.now();
       const expiresAt = now + refreshTtlMs;
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: { ...grantKey(grant), ...grant, createdAt: now, expiresAt, ttl: ttlSeconds(expiresAt) },
-        }),
-      );
+      try {
+        await ddb.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { ...grantKey(grant), ...grant, createdAt: now, expiresAt, ttl: ttlSeconds(expiresAt) },
+            // A replayed code may have revoked this grant (left a tombstone) before it was created.
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (error) {
+        if (isConditionFailure(error)) throw new GrantRevokedError();
+        throw error;
+      }
       return putRefresh(grant);
     },
 
@@ -183,7 +196,7 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       const { Item } = await ddb.send(
         new GetCommand({ TableName: tableName, Key: grantKey(ref), ConsistentRead: true }),
       );
-      return Boolean(Item) && (Item!.expiresAt as number) > clock.now();
+      return Boolean(Item) && Item!.revoked !== true && (Item!.expiresAt as number) > clock.now();
     },
 
     async rotate(token, presented) {
@@ -246,7 +259,15 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     },
 
     async revokeGrant(ref) {
-      await ddb.send(new DeleteCommand({ TableName: tableName, Key: grantKey(ref) }));
+      // A tombstone, not a delete: a grant revoked before its creation (a code replayed while the
+      // first exchange is still running) must not be created afterwards.
+      const expiresAt = clock.now() + refreshTtlMs;
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...grantKey(ref), ...ref, revoked: true, expiresAt, ttl: ttlSeconds(expiresAt) },
+        }),
+      );
     },
 
     async grantOfRefreshToken(token, presented) {

@@ -327,6 +327,7 @@ async function complete(
     userId: current.session.userId,
     clientId: authz.client.clientId,
     redirectUri: authz.redirectUri,
+    redirectUriSent: authz.redirectUriSent,
     codeChallenge: authz.codeChallenge,
     resource: authz.resource,
     scope: authz.scope,
