@@ -297,7 +297,7 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
     });
 
     // RFC 6749 §5.2: a client that authenticated with the Authorization header MUST get a 401 whose
-    // WWW-Authenticate names the scheme it used. The gateway answers `Bearer error="invalid_client"`.
+    // WWW-Authenticate names the scheme it used (regression: the gateway once answered `Bearer`).
     it('answers a secret sent with HTTP Basic with a challenge in the Basic scheme the client used', async () => {
       const basic = `Basic ${Buffer.from('acme-desktop:s3cret').toString('base64')}`;
       const res = await expectRefused(TOKEN, grant, { ...FORM, authorization: basic }, 401, 'invalid_client');

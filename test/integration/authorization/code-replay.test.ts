@@ -105,9 +105,9 @@ describe('a replayed authorization code at the token endpoint', () => {
     expect(rotated).toEqual({ ok: false, reason: 'revoked' });
   });
 
-  // Regression test for a race (fails today): the replay is answered between the first
-  // exchange's redemption and its createGrant. The replay's revokeGrant deletes a grant that
-  // does not exist yet, then the first exchange creates it, and its tokens live on.
+  // Regression test for a race this suite found: the replay is answered between the first
+  // exchange's redemption and its createGrant. A revokeGrant that only deletes finds no grant yet,
+  // then the first exchange creates it, and its tokens live on.
   it('revokes what the first exchange issued when the replay is answered before that grant is written', async () => {
     const real = createGrantStore({ ddb: db.ddb, tableName: db.tableName });
     let replayAnswered!: () => void;

@@ -84,7 +84,7 @@ describe('grants and refresh tokens', () => {
     console.info(`50 concurrent rotations: 1 ok, ${JSON.stringify(tally)}`);
   });
 
-  it('answers a replayed rotated token as reused and deletes its grant', async () => {
+  it('answers a replayed rotated token as reused and ends its grant', async () => {
     const grants = store();
     const grant = newGrant();
     const first = await grants.createGrant(grant);
