@@ -275,6 +275,14 @@ function checkAuthorizationSettings(
     for (const finding of [...(url.ok ? [] : url.errors), ...(doc.ok ? [] : doc.errors)]) {
       ctx.addIssue({ code: 'custom', path: at, message: `${finding.rule}: ${finding.message}` });
     }
+    const method = (document as { token_endpoint_auth_method?: unknown }).token_endpoint_auth_method;
+    if (doc.ok && method !== undefined && method !== 'none') {
+      ctx.addIssue({
+        code: 'custom',
+        path: at,
+        message: `doc.token_endpoint_auth_method: must be "none" (the gateway accepts public MCP clients only), got ${JSON.stringify(method)}`,
+      });
+    }
   }
   const clientIds = new Set<string>();
   config.mcpClients?.forEach((client, index) => {

@@ -53,7 +53,10 @@ export function createMcpClientStore(deps: StoreDeps): McpClientStore {
     },
     async get(clientId, route) {
       if (!isRegisteredClientId(clientId)) return undefined;
-      const { Item } = await ddb.send(new GetCommand({ TableName: tableName, Key: mcpClientKey(clientId) }));
+      // Consistent: a client that registers and authorizes at once must be found.
+      const { Item } = await ddb.send(
+        new GetCommand({ TableName: tableName, Key: mcpClientKey(clientId), ConsistentRead: true }),
+      );
       if (!Item || Item.route !== route || !((Item.expiresAt as number) > clock.now())) return undefined;
       return {
         clientId: Item.clientId,

@@ -299,3 +299,30 @@ describe('authorizationSettingsSchema', () => {
     expect(settingsPaths({ routes: [] })).toEqual(['routes']);
   });
 });
+
+describe('pinned documents the runtime would refuse', () => {
+  it('refuses a pinned document using private_key_jwt, which the gateway does not accept', () => {
+    const pinned = 'https://client.example/oauth/metadata.json';
+    const result = parseConfig({
+      routes: [{ from: 'https://mcp.example.com', to: 'https://up.example.net/mcp' }],
+      trustPolicy: {
+        pinnedClients: {
+          [pinned]: {
+            client_id: pinned,
+            client_name: 'Key client',
+            redirect_uris: ['https://client.example/cb'],
+            token_endpoint_auth_method: 'private_key_jwt',
+          },
+        },
+      },
+    });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.errors).toEqual([
+        expect.stringMatching(
+          /^trustPolicy\.pinnedClients\.https:\/\/client\.example\/oauth\/metadata\.json: doc\.token_endpoint_auth_method:/,
+        ),
+      ]);
+    }
+  });
+});
