@@ -200,6 +200,7 @@ export function createServices(parts: ServiceParts) {
           upstreamTokens: createUpstreamTokens({ vault, now }),
           upstreamFor,
           sealer: createSealer(parts.sealingKey),
+          now,
           ...(parts.proxyLimits ? { limits: parts.proxyLimits } : {}),
         }
       : undefined;

@@ -9,6 +9,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { authenticate, challenge, MCP_CORS } from './inbound-auth.ts';
 import { type ClientMessage, jsonRpcError, parseClientMessage } from './jsonrpc.ts';
 import { checkMethodHeaders } from './method-headers.ts';
+import { withoutGatewayRetryState } from './request-state.ts';
 import type { Sealer } from './sealed-values.ts';
 import { proxyBody } from './sse-keepalive.ts';
 import type { UpstreamClient, UpstreamResult } from './upstream-client.ts';
@@ -44,6 +45,7 @@ export interface McpProxyDeps {
   readonly upstreamFor: (route: Route) => UpstreamClient;
   readonly sealer: Sealer;
   readonly limits?: Partial<ProxyLimits>;
+  readonly now?: () => number;
 }
 
 /** What the proxy seals into the `Mcp-Session-Id` it gives the client (2025-era sessions). */
@@ -79,6 +81,7 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
     const { claims } = auth;
     if (!(await deps.grantAlive(route.origin, claims))) return challenge(route, 'invalid_token');
     const bound = { route: route.origin, user: claims.sub };
+    const now = deps.now ?? Date.now;
 
     let body: Uint8Array | undefined;
     let message: ClientMessage | undefined;
@@ -97,6 +100,16 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
       message = parsed.message;
       const mismatch = checkMethodHeaders(request.headers, message);
       if (mismatch) return mismatch;
+      const stripped = withoutGatewayRetryState(body, message, deps.sealer, bound, now());
+      if (!stripped) {
+        return jsonRpcError(
+          400,
+          message.id,
+          -32602,
+          'This requestState has expired or belongs to another call; send the call again without it.',
+        );
+      }
+      body = stripped;
     }
 
     let session: SessionState | undefined;
@@ -113,7 +126,7 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
     let token = await deps.upstreamTokens.get(route.origin, claims.sub);
     if (!token.ok) {
       if (token.code === 'upstream_unavailable') return unavailable(message, 'refresh_unavailable');
-      return connectRequired(context);
+      return connectRequired(context, undefined, now());
     }
 
     const headers = upstreamRequestHeaders(request.headers);

@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { type ConnectDeps, startConnect } from '../connect/connect.ts';
 import { HttpError, jsonResponse } from '../http/errors.ts';
+import { userDigest } from '../proxy/connect-required.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import type { GrantStore } from '../store/grants.ts';
 import type { SessionStore } from '../store/sessions.ts';
@@ -79,7 +80,18 @@ async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: 
     );
   }
   const current = await currentSession(request, route, deps.sessions);
-  if (!current) return loginRedirect(route, `${CONNECT_PATH}?return_to=${encodeURIComponent(returnTo.path)}`);
+  if (!current) return loginRedirect(route, `${url.pathname}${url.search}`);
+  // A connect link from the proxy (an MCP client's URL elicitation) names the token's person:
+  // someone else signed in here must not connect their account for that person's client.
+  const forUser = url.searchParams.get('for');
+  if (forUser !== null && forUser !== userDigest(current.session.userId)) {
+    return errorPage(
+      403,
+      'Connection refused',
+      'This link was made for another person. Sign out and sign in as the person using the app, or ask them to open it.',
+      'other_user',
+    );
+  }
   const binding = browserBinding(request, route);
   const started = await startConnect(deps, {
     route,
