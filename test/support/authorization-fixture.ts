@@ -6,8 +6,12 @@ import { userIdFor } from '../../functions/core/auth/signin.ts';
 import { parseConfig } from '../../functions/core/config/parse.ts';
 import type { GatewayConfigInput } from '../../functions/core/config/schema.ts';
 import type { Clock } from '../../functions/core/store/clock.ts';
-import { type LocalDemo, startLocalDemo } from '../../functions/local/demo/start.ts';
-import { type LocalGateway, startLocalGateway } from '../../functions/local/gateway.ts';
+import { type LocalDemo, type LocalDemoOptions, startLocalDemo } from '../../functions/local/demo/start.ts';
+import {
+  type LocalGateway,
+  type LocalGatewayOptions,
+  startLocalGateway,
+} from '../../functions/local/gateway.ts';
 import { freePort } from '../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
 import { type ClientDocumentsHost, startClientDocumentsHost } from './client-documents-host.ts';
@@ -39,6 +43,12 @@ export interface AuthorizationFixtureOptions {
   /** Config keys beside `routes` (trustPolicy, mcpClients, tokens); `documents` is the CIMD host's origin. */
   readonly config?: (hosts: { documents: string }) => Omit<GatewayConfigInput, 'routes'>;
   readonly clock?: Clock;
+  /** The upstream MCP server behind both routes (default: the demo's stateless tools). */
+  readonly upstreamMcp?: LocalDemoOptions['upstreamMcp'];
+  /** Upstream access-token lifetime in seconds (default 600). */
+  readonly upstreamTokenTtl?: number;
+  /** The proxy's limits (short keep-alives and timeouts for tests). */
+  readonly proxyLimits?: LocalGatewayOptions['proxyLimits'];
 }
 
 export async function startAuthorizationFixture(
@@ -63,6 +73,8 @@ export async function startAuthorizationFixture(
       tls: cert,
       ca: cert.ca,
       ports: { identityProvider: 0, upstream: 0, upstreamAuthorizationServer: 0 },
+      ...(options.upstreamMcp ? { upstreamMcp: options.upstreamMcp } : {}),
+      ...(options.upstreamTokenTtl ? { accessTokenTtl: options.upstreamTokenTtl } : {}),
     });
     started.push(demo);
     const extra = options.config?.({ documents: documents.origin }) ?? {};
@@ -81,6 +93,7 @@ export async function startAuthorizationFixture(
       ca: cert.ca,
       idp: { issuer: demo.identityProvider.issuer, clientId: demo.identityProvider.clientId },
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.proxyLimits ? { proxyLimits: options.proxyLimits } : {}),
     });
     started.push(gateway);
     return {

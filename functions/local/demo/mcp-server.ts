@@ -48,35 +48,50 @@ function createServer(): McpServer {
   return server;
 }
 
-/**
- * The demo upstream MCP server as an OAuth protected resource: RFC 9728 metadata at
- * `/.well-known/oauth-protected-resource/mcp` (and the root path), and `/mcp` over Streamable HTTP
- * (MCP SDK v1, stateless: a server and transport per request) for requests with a valid bearer
- * JWT (RFC 9068: `typ` at+jwt, `iss`, `aud` = the MCP URL, the scope). Anything else gets the
- * RFC 6750 challenge that points MCP clients at the metadata.
- */
-export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
+/** The upstream's protected resource metadata paths and document (RFC 9728), for its own handlers. */
+export function resourceMetadata(options: DemoMcpServerOptions) {
   const resource = new URL(options.resource);
-  const metadataUrl = `${resource.origin}/.well-known/oauth-protected-resource${resource.pathname}`;
-  const metadataPaths = new Set([
-    `/.well-known/oauth-protected-resource${resource.pathname}`,
-    '/.well-known/oauth-protected-resource',
-  ]);
-  const keys = jose.createLocalJWKSet(options.jwks);
+  return {
+    url: `${resource.origin}/.well-known/oauth-protected-resource${resource.pathname}`,
+    paths: new Set([
+      `/.well-known/oauth-protected-resource${resource.pathname}`,
+      '/.well-known/oauth-protected-resource',
+    ]),
+    document: {
+      resource: options.resource,
+      authorization_servers: [options.issuer],
+      scopes_supported: [options.scope],
+      bearer_methods_supported: ['header'],
+      resource_name: 'MCP Edge demo upstream',
+    },
+  };
+}
 
+export type BearerCheck =
+  | { ok: true; auth: AuthInfo }
+  | { ok: false; status: 401 | 403; error: string; challenge: string };
+
+/**
+ * The upstream's bearer check (RFC 6750, RFC 9068): a JWT from its own authorization server,
+ * `typ` at+jwt, `iss`, `aud` = the MCP URL, the scope; anything else gets the challenge that points
+ * MCP clients at the metadata. Shared by the demo server and the tests' upstreams.
+ */
+export function createBearerCheck(
+  options: DemoMcpServerOptions,
+): (req: IncomingMessage) => Promise<BearerCheck> {
+  const resource = new URL(options.resource);
+  const metadataUrl = resourceMetadata(options).url;
+  const keys = jose.createLocalJWKSet(options.jwks);
   const challenge = (error?: string) =>
     [
       `Bearer resource_metadata="${metadataUrl}"`,
       `scope="${options.scope}"`,
       ...(error ? [`error="${error}"`] : []),
     ].join(', ');
-
-  async function authenticate(
-    req: IncomingMessage,
-  ): Promise<{ ok: true; auth: AuthInfo } | { ok: false; status: 401 | 403; error: string }> {
+  return async (req) => {
     const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? '');
     // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-    if (!match) return { ok: false, status: 401, error: 'unauthorized' };
+    if (!match) return { ok: false, status: 401, error: 'unauthorized', challenge: challenge() };
     const token = match[1]!;
     let payload: jose.JWTPayload;
     try {
@@ -87,11 +102,16 @@ export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
         requiredClaims: ['exp', 'sub', 'client_id'],
       }));
     } catch {
-      return { ok: false, status: 401, error: 'invalid_token' };
+      return { ok: false, status: 401, error: 'invalid_token', challenge: challenge('invalid_token') };
     }
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
     if (!scopes.includes(options.scope)) {
-      return { ok: false, status: 403, error: 'insufficient_scope' };
+      return {
+        ok: false,
+        status: 403,
+        error: 'insufficient_scope',
+        challenge: challenge('insufficient_scope'),
+      };
     }
     return {
       ok: true,
@@ -104,27 +124,28 @@ export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
         extra: { sub: payload.sub },
       },
     };
-  }
+  };
+}
+
+/**
+ * The demo upstream MCP server as an OAuth protected resource: RFC 9728 metadata at
+ * `/.well-known/oauth-protected-resource/mcp` (and the root path), and `/mcp` over Streamable HTTP
+ * (MCP SDK v1, stateless: a server and transport per request) for requests with a valid bearer
+ * JWT (see {@link createBearerCheck}).
+ */
+export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
+  const resource = new URL(options.resource);
+  const metadata = resourceMetadata(options);
+  const authenticate = createBearerCheck(options);
 
   return async (req, res) => {
     const path = new URL(req.url ?? '/', resource.origin).pathname;
-    if (metadataPaths.has(path)) {
+    if (metadata.paths.has(path)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
         return;
       }
-      json(
-        res,
-        200,
-        {
-          resource: options.resource,
-          authorization_servers: [options.issuer],
-          scopes_supported: [options.scope],
-          bearer_methods_supported: ['header'],
-          resource_name: 'MCP Edge demo upstream',
-        },
-        { 'access-control-allow-origin': '*' },
-      );
+      json(res, 200, metadata.document, { 'access-control-allow-origin': '*' });
       return;
     }
     if (path !== resource.pathname) {
@@ -134,8 +155,7 @@ export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
     const authenticated = await authenticate(req);
     if (!authenticated.ok) {
       const { status, error } = authenticated;
-      const header = challenge(error === 'unauthorized' ? undefined : error);
-      json(res, status, { error }, { 'www-authenticate': header });
+      json(res, status, { error }, { 'www-authenticate': authenticated.challenge });
       return;
     }
     if (req.method !== 'POST') {

@@ -1,7 +1,7 @@
 import { LOGIN_CALLBACK_PATH } from '../../core/auth/signin.ts';
 import type { DemoTls } from './https-listener.ts';
 import { type DemoIdentityProvider, startDemoIdentityProvider } from './identity-provider.ts';
-import { type DemoUpstream, startDemoUpstream } from './upstream.ts';
+import { type DemoUpstream, type DemoUpstreamOptions, startDemoUpstream } from './upstream.ts';
 
 /**
  * Where `npm start` runs the demo's external parties, beside the routes on 8443 and 8444:
@@ -25,6 +25,8 @@ export interface LocalDemoOptions {
   readonly ports?: Partial<Record<keyof typeof DEMO_PORTS, number>>;
   /** Upstream access-token lifetime in seconds; default 600. */
   readonly accessTokenTtl?: number;
+  /** Another MCP server for the upstream (tests); see {@link DemoUpstreamOptions.mcp}. */
+  readonly upstreamMcp?: DemoUpstreamOptions['mcp'];
 }
 
 export interface LocalDemo {
@@ -51,6 +53,7 @@ export async function startLocalDemo(options: LocalDemoOptions): Promise<LocalDe
       tls: options.tls,
       ca: options.ca,
       accessTokenTtl: options.accessTokenTtl,
+      ...(options.upstreamMcp ? { mcp: options.upstreamMcp } : {}),
     }),
   ]);
   if (idp.status === 'rejected' || upstream.status === 'rejected') {

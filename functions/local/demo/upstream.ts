@@ -1,7 +1,8 @@
 import type Provider from 'oidc-provider';
 import { createDemoAuthorizationServer, DEMO_MCP_SCOPE } from './authorization-server.ts';
+import type { RequestHandler } from './https-listener.ts';
 import { type DemoTls, type HttpsListener, listenHttps } from './https-listener.ts';
-import { demoMcpHandler } from './mcp-server.ts';
+import { type DemoMcpServerOptions, demoMcpHandler } from './mcp-server.ts';
 
 export interface DemoUpstreamOptions {
   /** Port of the MCP server on 127.0.0.1; 0 picks a free one. */
@@ -14,6 +15,11 @@ export interface DemoUpstreamOptions {
   readonly ca: string;
   /** Access-token lifetime in seconds; default 600. Short values let tests and people see refreshes. */
   readonly accessTokenTtl?: number;
+  /**
+   * The MCP server behind `/mcp` (default: the demo's stateless tools). Tests give their own
+   * upstreams (sessions, streams, 2026-07-28) the same resource, issuer, keys and scope.
+   */
+  readonly mcp?: (options: DemoMcpServerOptions) => RequestHandler;
 }
 
 export interface DemoUpstream {
@@ -57,7 +63,7 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
     closeAs = authorizationServer.close;
     as.serve(authorizationServer.handler);
     mcp.serve(
-      demoMcpHandler({
+      (options.mcp ?? demoMcpHandler)({
         resource: mcpUrl,
         issuer: as.origin,
         jwks: authorizationServer.jwks,
