@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -50,15 +49,6 @@ export async function lambdaServices(
     return value;
   };
 
-  // The proxy's sealing key: a generated Secrets Manager secret, read once per cold start.
-  const sealingSecret = env.MCP_EDGE_SEALING_SECRET_ARN;
-  const sealingKey = sealingSecret
-    ? createHash('sha256')
-        .update('mcp-edge/proxy-sealing/v1\n')
-        .update(await fromSecretsManager(sealingSecret))
-        .digest()
-    : undefined;
-
   const services = createServices({
     routes,
     dynamo: new DynamoDBClient({}),
@@ -66,7 +56,6 @@ export async function lambdaServices(
     cipher: createKmsCipher({ kms, keyId }),
     ...(signingKey ? { signer: createKmsSigner({ kms, keyId: signingKey }) } : {}),
     ...(authorization ? { authorization } : {}),
-    ...(sealingKey ? { sealingKey } : {}),
     idp: idp && {
       issuer: idp.issuer,
       clientId: idp.clientId,

@@ -8,28 +8,22 @@ import type { TokenSigner } from '../core/authorization/signer.ts';
 import type { GatewayConfig, RouteConfig } from '../core/config/schema.ts';
 import type { ConnectDeps } from '../core/connect/connect.ts';
 import { createOutboundFetch } from '../core/http/outbound-fetch.ts';
-import type { OutboundFetch } from '../core/oauth/types.ts';
-import { createGrantChecks } from '../core/proxy/grant-checks.ts';
-import type { McpProxyDeps, ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
-import { createSealer } from '../core/proxy/sealed-values.ts';
-import { createUpstreamClient, type UpstreamClient } from '../core/proxy/upstream-client.ts';
-import { createUpstreamTokens } from '../core/proxy/upstream-tokens.ts';
-import { type Route, RouteTable } from '../core/routes.ts';
+import type { ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
+import { RouteTable } from '../core/routes.ts';
 import { createCodeStore } from '../core/store/authorization-codes.ts';
 import type { Clock } from '../core/store/clock.ts';
 import { createDiscoveryCache } from '../core/store/discovery-cache.ts';
 import { createGrantStore } from '../core/store/grants.ts';
 import { createMcpClientStore } from '../core/store/mcp-clients.ts';
-import { createRegistrationStore } from '../core/store/registrations.ts';
 import { createSessionStore } from '../core/store/sessions.ts';
 import { createStateStore } from '../core/store/state.ts';
 import type { Cipher } from '../core/vault/cipher.ts';
-import type { ClientSecretResolver } from '../core/vault/client-auth.ts';
-import { createVault } from '../core/vault/vault.ts';
 import type { AuthorizationAppDeps } from '../core/web/authorization-app.ts';
 import type { CallbackAppDeps } from '../core/web/callback-app.ts';
 import type { ConnectAppDeps } from '../core/web/connect-app.ts';
 import type { LoginAppDeps } from '../core/web/login-app.ts';
+import { createProxyServices } from './proxy-services.ts';
+import { createVaultServices } from './vault-services.ts';
 
 /** The config's settings for the gateway's own authorization server. */
 export type AuthorizationSettings = Pick<GatewayConfig, 'trustPolicy' | 'mcpClients' | 'tokens'>;
@@ -75,50 +69,14 @@ export function createServices(parts: ServiceParts) {
   const routes = new RouteTable(parts.routes);
   const sessions = createSessionStore(store);
   const states = createStateStore(store);
-  const registrations = createRegistrationStore({ ...store, cipher: parts.cipher });
-  const discoveryCache = createDiscoveryCache(store);
-
-  // One guarded fetch per route: private addresses only where the route opted in.
-  const fetches = new Map<string, OutboundFetch>();
-  const fetchFor = (route: Route): OutboundFetch => {
-    let f = fetches.get(route.origin);
-    if (!f) {
-      f = createOutboundFetch({
-        allowPrivateNetwork: route.config.allowPrivateNetwork === true,
-        allowHttp: route.config.allowInsecureUpstream === true,
-        ca: parts.ca,
-      });
-      fetches.set(route.origin, f);
-    }
-    return f;
-  };
-
-  // A client secret comes only from the route's own config entry or from the route's dynamic
-  // registration — never from a reference read back out of the table, so a tampered item cannot
-  // make a function read an arbitrary secret or environment variable.
-  const secrets: ClientSecretResolver = async (_auth, client) => {
-    const route = routes.routes.find((r) => r.origin === client.route);
-    const configured = route?.config.upstream;
-    if (configured?.clientSecret && configured.clientId === client.clientId) {
-      return parts.configuredSecret(configured.clientSecret);
-    }
-    const registration = await registrations.get(client.route, client.issuer);
-    if (registration?.clientId === client.clientId && registration.clientSecret)
-      return registration.clientSecret;
-    throw new Error('no client secret is available for this client');
-  };
-
-  // Refresh grants go out through the item's own route guard; an unknown route gets the strictest one.
-  const strict = createOutboundFetch({ ca: parts.ca });
-  const vault = createVault({
+  const { registrations, fetchFor, secrets, vault } = createVaultServices({
     ...store,
+    routes,
     cipher: parts.cipher,
-    clientSecret: secrets,
-    fetchFor: (origin) => {
-      const route = routes.routes.find((r) => r.origin === origin);
-      return (route ? fetchFor(route) : strict) as typeof fetch;
-    },
+    configuredSecret: parts.configuredSecret,
+    ca: parts.ca,
   });
+  const discoveryCache = createDiscoveryCache(store);
 
   const connect: ConnectDeps = {
     states,
@@ -178,31 +136,17 @@ export function createServices(parts: ServiceParts) {
       now,
     };
 
-  // The MCP proxy: one keep-alive HTTP client per route (its own SSRF setting), tokens kept warm.
-  const upstreamClients = new Map<string, UpstreamClient>();
-  const upstreamFor = (route: Route): UpstreamClient => {
-    let client = upstreamClients.get(route.origin);
-    if (!client) {
-      client = createUpstreamClient({
-        allowPrivateNetwork: route.config.allowPrivateNetwork === true,
-        ca: parts.ca,
-      });
-      upstreamClients.set(route.origin, client);
-    }
-    return client;
-  };
-  const proxy: McpProxyDeps | undefined =
-    verify && parts.sealingKey
-      ? {
+  const proxyServices =
+    signer && parts.sealingKey
+      ? createProxyServices({
+          ...store,
           routes,
-          verify,
-          grantAlive: createGrantChecks({ grants, now }),
-          upstreamTokens: createUpstreamTokens({ vault, now }),
-          upstreamFor,
-          sealer: createSealer(parts.sealingKey),
-          now,
+          vault,
+          publicKey: () => signer.publicKey(),
+          sealingKey: parts.sealingKey,
+          ca: parts.ca,
           ...(parts.proxyLimits ? { limits: parts.proxyLimits } : {}),
-        }
+        })
       : undefined;
 
   const login: LoginAppDeps | undefined = signIn ? { routes, sessions, signIn } : undefined;
@@ -221,11 +165,9 @@ export function createServices(parts: ServiceParts) {
     connect: connectApp,
     callback,
     authorization,
-    proxy,
+    proxy: proxyServices?.proxy,
     /** Closes the proxy's keep-alive connections (the local gateway's stop). */
-    closeUpstreams: () => {
-      for (const client of upstreamClients.values()) client.close();
-    },
+    closeUpstreams: () => proxyServices?.close(),
   };
 }
 

@@ -1,4 +1,5 @@
-import { mcpPathOf, type RouteConfig } from './config/schema.ts';
+import { mcpPathOf } from './config/mcp-path.ts';
+import type { RouteConfig } from './config/schema.ts';
 
 /** Where every route serves its Client ID Metadata Document (route-side seed). */
 export const CIMD_PATH = '/.well-known/mcp-client-metadata.json';

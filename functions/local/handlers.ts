@@ -26,6 +26,11 @@ const buffered = (
   handle: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>,
 ): LocalHandler => ({ streaming: false, handle });
 
+function proxyOf(services: Services) {
+  if (!services.proxy) throw new Error('the local gateway needs a token signer and a sealing key');
+  return services.proxy;
+}
+
 /**
  * One handler per function of the endpoint table, built with the same factories the Lambda
  * entry points use. The `Record` type makes a new function without a local handler a type error.
@@ -43,7 +48,7 @@ export function buildLocalHandlers(
     authorization: buffered(createAuthorizationHandler(services, undefined)),
     proxy: {
       streaming: true,
-      handle: createProxyHandler(services, undefined, localResponseStream),
+      handle: createProxyHandler(proxyOf(services), undefined, localResponseStream),
     },
   };
 }

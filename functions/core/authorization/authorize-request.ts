@@ -2,9 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Route } from '../routes.ts';
 import { type ClientResolver, type McpClient, matchRedirectUri } from './clients.ts';
 
-/** The one scope the gateway grants: use this route's MCP endpoint as the signed-in person. */
-export const GATEWAY_SCOPE = 'mcp';
-export const SCOPES_SUPPORTED = [GATEWAY_SCOPE] as const;
+import { GATEWAY_SCOPE } from './scopes.ts';
 
 /** A validated authorization request (RFC 6749 §4.1.1 with PKCE and RFC 8707 `resource`). */
 export interface AuthorizationRequest {

@@ -1,5 +1,5 @@
 import type { Route } from '../routes.ts';
-import { SCOPES_SUPPORTED } from './authorize-request.ts';
+import { SCOPES_SUPPORTED } from './scopes.ts';
 
 export const AUTHORIZATION_SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server';
 export const MCP_AUTHORIZE_PATH = '/.pomerium/mcp/authorize';

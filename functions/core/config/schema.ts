@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { validateClientMetadata } from '../cimd/document-rules.ts';
 import { validateClientIdUrl } from '../cimd/url-rules.ts';
+import { describeMcpPathProblem, mcpPathOf } from './mcp-path.ts';
+
+export { describeMcpPathProblem, mcpPathOf };
 
 /**
  * The operator's configuration contract (DESIGN.md "Config contract").
@@ -107,34 +110,10 @@ const upstreamUrl = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: `must not have a fragment, got ${JSON.stringify(value)}` });
 });
 
-/**
- * A route's MCP endpoint path (`routes[].path`): `/` or `/segment/...` of API Gateway resource
- * characters, no trailing `/`, and not under the gateway's own `/.well-known/` or `/.pomerium/`.
- */
-export function describeMcpPathProblem(value: string): string | undefined {
-  const expected =
-    'must be "/" or a path like "/mcp" (segments of letters, digits, "-", "_", "."; no trailing "/")';
-  if (value === '/') return undefined;
-  if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(value)) return `${expected}, got ${JSON.stringify(value)}`;
-  if (value.split('/').some((segment) => segment === '.' || segment === '..')) {
-    return `${expected}; "." and ".." segments are refused, got ${JSON.stringify(value)}`;
-  }
-  if (/^\/\.(well-known|pomerium)(\/|$)/.test(value)) {
-    return `must not be under /.well-known/ or /.pomerium/ (the gateway's own endpoints), got ${JSON.stringify(value)}`;
-  }
-  return undefined;
-}
-
 const mcpPathSchema = z.string().superRefine((value, ctx) => {
   const problem = describeMcpPathProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-
-/** The path of a URL as `routes[].path` would write it: `/` or without the trailing `/`. */
-export function mcpPathOf(to: string): string {
-  const path = new URL(to).pathname;
-  return path.length > 1 ? path.replace(/\/+$/, '') || '/' : '/';
-}
 
 export const routeSchema = z
   .strictObject({

@@ -1,5 +1,5 @@
 import type { AccessTokenClaims, AccessTokenVerifier } from '../authorization/access-token.ts';
-import { GATEWAY_SCOPE } from '../authorization/authorize-request.ts';
+import { GATEWAY_SCOPE } from '../authorization/scopes.ts';
 import { jsonResponse } from '../http/errors.ts';
 import type { Route } from '../routes.ts';
 

@@ -1,5 +1,5 @@
 import type { AccessTokenClaims, AccessTokenVerifier } from '../authorization/access-token.ts';
-import { readLimited } from '../authorization/oauth-errors.ts';
+import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import { routeOf } from '../web/request-context.ts';

@@ -18,12 +18,12 @@ import {
   preflight,
   protectedResourceMetadata,
 } from '../authorization/metadata.ts';
-import { readLimited } from '../authorization/oauth-errors.ts';
 import { registrationEndpoint } from '../authorization/registration-endpoint.ts';
 import { revocationEndpoint } from '../authorization/revocation-endpoint.ts';
 import type { TokenSigner } from '../authorization/signer.ts';
 import { tokenEndpoint } from '../authorization/token-endpoint.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
+import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
 import { PROTECTED_RESOURCE_METADATA_PATH, type Route, type RouteTable } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
