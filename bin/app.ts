@@ -12,8 +12,10 @@ if (!loaded.ok) {
   console.error(loaded.message);
   process.exit(1);
 }
-const generation = app.node.tryGetContext('originSecretGeneration');
+const originGeneration = app.node.tryGetContext('originSecretGeneration');
+const sealingGeneration = app.node.tryGetContext('sealingSecretGeneration');
 addMcpEdgeStacks(app, loaded.deployment, {
-  ...(generation === undefined ? {} : { originSecretGeneration: Number(generation) }),
+  ...(originGeneration === undefined ? {} : { originSecretGeneration: Number(originGeneration) }),
+  ...(sealingGeneration === undefined ? {} : { sealingSecretGeneration: Number(sealingGeneration) }),
 });
 app.synth();

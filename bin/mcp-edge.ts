@@ -8,7 +8,8 @@ commands:
   dev [--config FILE] [--tls-cert PEM --tls-key PEM]   run the local gateway (npm start)
   cimd create --name N --redirect-uri U [...]          write a Client ID Metadata Document
   cimd validate <FILE|URL> [--verbose] [--json]         check a document or a hosted client_id URL
-  routes [--config FILE] [--json]                       list routes with their CIMD and callback URLs
+  routes [--config FILE] [--json]                       list routes: CIMD, callback, MCP endpoint, issuer
+  client <MCP URL> [tools/list | tools/call NAME JSON]  authorize in the browser, then run one MCP request
 
 Run "mcp-edge <command> --help" for a command's options.`;
 
@@ -17,6 +18,7 @@ type Command = (args: string[], io: Io) => Promise<number>;
 async function pick(argv: string[]): Promise<{ command?: Command; args: string[] }> {
   const [first, second, ...rest] = argv;
   if (first === 'dev') return { command: (await import('../cli/dev.ts')).run, args: argv.slice(1) };
+  if (first === 'client') return { command: (await import('../cli/client.ts')).run, args: argv.slice(1) };
   if (first === 'routes') return { command: (await import('../cli/routes.ts')).run, args: argv.slice(1) };
   if (first === 'cimd' && second === 'create')
     return { command: (await import('../cli/cimd-create.ts')).run, args: rest };
