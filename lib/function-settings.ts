@@ -15,8 +15,9 @@ export type GatewayTokens = 'none' | 'verify' | 'issue';
  */
 export interface FunctionSettings {
   /**
-   * `readWrite`: the function is built on the shared services (functions/adapters/lambda-services.ts):
-   * it may read and write the gateway table, and gets MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN.
+   * `readWrite`: the function is built on the shared services (functions/adapters/lambda-services.ts,
+   * the proxy's own functions/adapters/proxy-lambda.ts): it may read and write the gateway table,
+   * and gets MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN.
    */
   readonly tableAccess: 'none' | 'readWrite';
   /**
@@ -49,6 +50,12 @@ export interface FunctionSettings {
    * token lifetimes). `verify`: `kms:GetPublicKey` only, and MCP_EDGE_SIGNING_KEY_ARN.
    */
   readonly gatewayTokens: GatewayTokens;
+  /**
+   * Seals values it hands to MCP clients (`Mcp-Session-Id`, request state) with the stack's
+   * generated sealing secret (lib/sealing-secret.ts): MCP_EDGE_SEALING_SECRET_ARN and
+   * `secretsmanager:GetSecretValue` on exactly that secret (read once per cold start).
+   */
+  readonly sealing: boolean;
   /** Streams its response through API Gateway (`ResponseTransferMode.STREAM`). */
   readonly streaming: boolean;
   readonly memorySize: number;
@@ -65,6 +72,7 @@ export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
   vault: false,
   upstreamSecrets: false,
   gatewayTokens: 'none',
+  sealing: false,
   streaming: false,
   memorySize: 256,
   timeout: Duration.seconds(10),
@@ -109,9 +117,24 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
     timeout: Duration.seconds(25),
   },
   // MCP traffic: long-lived SSE streams, up to API Gateway's 15-minute streaming limit. It checks
-  // the gateway's access tokens offline with the signing key's public key; upstream tokens from
-  // the vault (table, vault keys, upstream secrets) come with the next step.
-  proxy: { gatewayTokens: 'verify', streaming: true, memorySize: 512, timeout: Duration.minutes(15) },
+  // the gateway's access tokens offline with the signing key's public key and asks whether their
+  // grant is still alive (a read, at most once a minute). It reads the person's vault item and,
+  // when the upstream token is due, refreshes it under the vault's conditional-write lease and
+  // stores the rotated tokens (or removes the item on invalid_grant): vault items read-write, the
+  // vault's data keys, the routes' upstream client secrets, and dynamic registrations read-only
+  // (their client secrets, for refresh grants). It never signs a token or touches sessions.
+  proxy: {
+    tableAccess: 'readWrite',
+    recordKinds: ['vault'],
+    readOnlyRecordKinds: ['grant', 'registration'],
+    vault: true,
+    upstreamSecrets: true,
+    gatewayTokens: 'verify',
+    sealing: true,
+    streaming: true,
+    memorySize: 512,
+    timeout: Duration.minutes(15),
+  },
 };
 
 /** The settings of one function: its entry over the defaults. */

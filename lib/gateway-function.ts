@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { type DeployIdp, idpEnvironmentValue } from './config-checks.ts';
 import { FUNCTION_LOG_RETENTION } from './defaults.ts';
 import type { FunctionSettings } from './function-settings.ts';
+import type { SealingSecret } from './sealing-secret.ts';
 import type { SigningKey } from './signing-key.ts';
 
 export interface GatewayFunctionProps {
@@ -40,6 +41,8 @@ export interface GatewayFunctionProps {
    * the function that issues tokens (`gatewayTokens: 'issue'`).
    */
   readonly authorizationSettings: string;
+  /** The proxy's sealing key material; read access and its ARN only when `settings.sealing`. */
+  readonly sealingSecret: SealingSecret;
 }
 
 /** The item operations the stores use (lib-dynamodb Get/Put/Update/Delete/Query); no batches, no scans. */
@@ -74,7 +77,8 @@ const ESM_REQUIRE_BANNER =
  * One gateway Lambda function: Node.js 24 on ARM64, bundled by the local esbuild as minified ESM
  * with source maps, logging to its own log group. Its role starts with one permission, writing to
  * that log group (no managed policy), and gets the table, the vault's KMS data keys, configured
- * secrets and the token signing key only when its {@link FunctionSettings} ask for them.
+ * secrets, the token signing key and the sealing secret only when its {@link FunctionSettings} ask
+ * for them.
  */
 export class GatewayFunction extends Construct {
   public readonly function: NodejsFunction;
@@ -118,6 +122,10 @@ export class GatewayFunction extends Construct {
         props.signingKey.grantVerify(this.role);
       }
       environment.MCP_EDGE_SIGNING_KEY_ARN = props.signingKey.key.keyArn;
+    }
+    if (settings.sealing) {
+      props.sealingSecret.grantRead(this.role);
+      environment.MCP_EDGE_SEALING_SECRET_ARN = props.sealingSecret.secret.secretArn;
     }
 
     this.function = new NodejsFunction(this, 'Function', {

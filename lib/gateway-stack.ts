@@ -17,6 +17,7 @@ import { importHostedZone } from './hosted-zone.ts';
 import { OriginVerifySecret } from './origin-verify-secret.ts';
 import { RouteDomain } from './route-domain.ts';
 import { routeConstructId } from './route-id.ts';
+import { SealingSecret } from './sealing-secret.ts';
 import { SigningKey } from './signing-key.ts';
 
 export interface GatewayStackProps extends StackProps {
@@ -33,18 +34,23 @@ export interface GatewayStackProps extends StackProps {
   readonly projectRoot: string;
   /** See {@link OriginVerifySecret}; @default 0 */
   readonly originSecretGeneration?: number;
+  /** See {@link SealingSecret}; @default 0 */
+  readonly sealingSecretGeneration?: number;
 }
 
 /**
  * The gateway in the configured region: shared resources (table and key, the access-token signing
- * key, origin secret, the Cognito user pool unless the config names another identity provider,
- * one function per function name in the endpoint table, the REST API, CloudFront policies) and
- * one {@link RouteDomain} per route, whose construct ID comes from the route host alone.
+ * key, origin secret, the proxy's sealing secret, the Cognito user pool unless the config names
+ * another identity provider, one function per function name in the endpoint table, the REST API,
+ * CloudFront policies) and one {@link RouteDomain} per route, whose construct ID comes from the
+ * route host alone.
  */
 export class GatewayStack extends Stack {
   public readonly data: GatewayTable;
   public readonly signingKey: SigningKey;
   public readonly originVerify: OriginVerifySecret;
+  /** The MCP proxy's sealing key material; only the proxy's role may read it. */
+  public readonly sealing: SealingSecret;
   /** The user pool people sign in to; absent when the config names an external OIDC issuer. */
   public readonly userPool: GatewayUserPool | undefined;
   public readonly functions: ReadonlyMap<string, GatewayFunction>;
@@ -68,6 +74,9 @@ export class GatewayStack extends Stack {
     this.signingKey = new SigningKey(this, 'TokenSigning');
     this.originVerify = new OriginVerifySecret(this, 'OriginVerify', {
       generation: props.originSecretGeneration ?? 0,
+    });
+    this.sealing = new SealingSecret(this, 'ProxySealing', {
+      generation: props.sealingSecretGeneration ?? 0,
     });
 
     const routeOrigins = deployment.routes.map((r) => r.config.from);
@@ -105,6 +114,7 @@ export class GatewayStack extends Stack {
         upstreamSecretArns: deployment.upstreamSecretArns,
         signingKey: this.signingKey,
         authorizationSettings,
+        sealingSecret: this.sealing,
       });
       functions.set(name, fn);
       apiFunctions.set(name, { function: fn.function, settings });

@@ -25,6 +25,8 @@ export interface McpEdgeStacksOptions {
   readonly nag?: boolean;
   /** Bump to replace the origin-verify secret (context `originSecretGeneration`). @default 0 */
   readonly originSecretGeneration?: number;
+  /** Bump to replace the proxy's sealing secret (context `sealingSecretGeneration`). @default 0 */
+  readonly sealingSecretGeneration?: number;
 }
 
 export interface McpEdgeStacks {
@@ -51,6 +53,9 @@ export function addMcpEdgeStacks(
     ...(options.originSecretGeneration === undefined
       ? {}
       : { originSecretGeneration: options.originSecretGeneration }),
+    ...(options.sealingSecretGeneration === undefined
+      ? {}
+      : { sealingSecretGeneration: options.sealingSecretGeneration }),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { certificates, gateway };

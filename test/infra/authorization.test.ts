@@ -179,27 +179,6 @@ describe('authorization function', () => {
   });
 });
 
-describe('proxy function (verifying gateway tokens only, for now)', () => {
-  it('gets the route table, the origin secret and the signing key ARN, and nothing of the shared services', () => {
-    expect(Object.keys(env('proxy')).sort()).toEqual([
-      'MCP_EDGE_ORIGIN_VERIFY',
-      'MCP_EDGE_ROUTES',
-      'MCP_EDGE_SIGNING_KEY_ARN',
-      'NODE_OPTIONS',
-    ]);
-  });
-
-  it('has a role with its logs and the public key, nothing to do with the table or its key', () => {
-    const all = statements('proxy');
-    expect(all.flatMap((st) => actionsOf(st)).sort()).toEqual([
-      'kms:GetPublicKey',
-      'logs:CreateLogStream',
-      'logs:PutLogEvents',
-    ]);
-    expect(JSON.stringify(all)).not.toMatch(/DataTable|DataKey/);
-  });
-});
-
 describe('the functions’ environment (4 KiB each)', () => {
   /** Longest values the template's tokens resolve to. */
   const WORST_CASE = {
@@ -207,6 +186,9 @@ describe('the functions’ environment (4 KiB each)', () => {
     keyArn: 'arn:'.length + 10 + ':kms:'.length + 16 + ':123456789012:key/'.length + 36,
     // CloudFormation names the table `McpEdgeGateway-DataTable<8 hex>-<about 13 characters>`.
     tableName: 64,
+    // arn:{partition}:secretsmanager:{region}:{account}:secret: before the secret's name
+    secretArnWithoutName:
+      'arn:'.length + 10 + ':secretsmanager:'.length + 16 + ':123456789012:secret:'.length,
   };
   const CONFIG_VARIABLES = ['MCP_EDGE_ROUTES', 'MCP_EDGE_IDP', 'MCP_EDGE_AUTHORIZATION'];
 
@@ -214,11 +196,21 @@ describe('the functions’ environment (4 KiB each)', () => {
   function valueBytes(value: unknown): number {
     if (typeof value === 'string') return Buffer.byteLength(value);
     const json = JSON.stringify(value);
-    if (json.includes('{{resolve:secretsmanager:')) {
-      const secret = Object.values(s.gatewayTemplate.findResources('AWS::SecretsManager::Secret'))[0] as {
-        Properties: { GenerateSecretString: { PasswordLength: number } };
-      };
-      return secret.Properties.GenerateSecretString.PasswordLength;
+    const secrets = s.gatewayTemplate.findResources('AWS::SecretsManager::Secret') as Record<
+      string,
+      { Properties: { GenerateSecretString: { PasswordLength: number } } }
+    >;
+    // A dynamic reference resolves to the generated value.
+    const resolved =
+      /^\{"Fn::Join":\["",\["\{\{resolve:secretsmanager:",\{"Ref":"(\w+)"\},":SecretString:::\}\}"\]\]\}$/.exec(
+        json,
+      );
+    if (resolved) return secrets[resolved[1]!]!.Properties.GenerateSecretString.PasswordLength;
+    // A secret's Ref is its ARN: CloudFormation names it `{logical ID}-{12 characters}`, and
+    // Secrets Manager adds `-{6 characters}`.
+    const secretRef = /^\{"Ref":"(\w+)"\}$/.exec(json);
+    if (secretRef && secretRef[1]! in secrets) {
+      return WORST_CASE.secretArnWithoutName + secretRef[1]!.length + '-123456789012-AbCdEf'.length;
     }
     if (/^\{"Fn::GetAtt":\["[A-Za-z0-9]*Key[A-Za-z0-9]*","Arn"\]\}$/.test(json)) return WORST_CASE.keyArn;
     if (/^\{"Ref":"DataTable[A-Za-z0-9]*"\}$/.test(json)) return WORST_CASE.tableName;

@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startAwsStandIn } from './aws-stand-in.ts';
 import { REPO_ROOT } from './synth.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'mcp-edge-synth-'));
@@ -158,8 +161,8 @@ describe('npx cdk synth', () => {
 
   /**
    * Runs a function with exactly the variables the template gives it, CloudFormation's references
-   * replaced by stand-ins (a secret value, a table name, key ARNs), so a variable the code needs
-   * but the stack does not set stops it here rather than in AWS.
+   * replaced by stand-ins (a secret value, a table name, key and secret ARNs), so a variable the
+   * code needs but the stack does not set stops it here rather than in AWS.
    */
   function useTemplateEnvironment(name: string): void {
     const variables = templateEnvironments.get(name);
@@ -171,11 +174,18 @@ describe('npx cdk synth', () => {
       if (typeof value === 'string') process.env[key] = value;
       else if (json.includes('{{resolve:secretsmanager:')) process.env[key] = 'origin-secret-for-this-test';
       else if (/^\{"Ref":"DataTable\w+"\}$/.test(json)) process.env[key] = 'mcp-edge-test';
+      else if (/^\{"Ref":"ProxySealingSecret\w+"\}$/.test(json)) process.env[key] = STAND_IN_SEALING_ARN;
+      else if (/^\{"Fn::GetAtt":\["TokenSigning\w+","Arn"\]\}$/.test(json))
+        process.env[key] = STAND_IN_SIGNING_KEY_ARN;
       else if (/^\{"Fn::GetAtt":\["\w+","Arn"\]\}$/.test(json)) process.env[key] = STAND_IN_KEY_ARN;
       else throw new Error(`${name}: no stand-in for ${key} = ${json}`);
     }
   }
   const STAND_IN_KEY_ARN = 'arn:aws:kms:eu-central-1:111122223333:key/00000000-0000-0000-0000-000000000000';
+  const STAND_IN_SIGNING_KEY_ARN =
+    'arn:aws:kms:eu-central-1:111122223333:key/11111111-1111-1111-1111-111111111111';
+  const STAND_IN_SEALING_ARN =
+    'arn:aws:secretsmanager:eu-central-1:111122223333:secret:ProxySealingSecret-abcdefghijkl-AbCdEf';
   const originEvent = (method: string, path: string, host: string) => ({
     httpMethod: method,
     path,
@@ -202,9 +212,37 @@ describe('npx cdk synth', () => {
     expect(JSON.parse(resource.body).resource).toBe('https://tools.example.org/v1/mcp');
   });
 
-  it('produces a proxy bundle that starts with the template’s environment and challenges a request without a token', async () => {
+  it('produces a proxy bundle that starts with the template’s environment and challenges a request without a token, and one whose grant is gone', async () => {
     useTemplateEnvironment('proxy');
-    // Lambda's streaming runtime, as far as a request without a token needs it.
+    // AWS as far as the proxy's cold start and these two requests need it: the sealing secret, the
+    // signing key's public key and the grant lookup. Anything else it asked would be refused.
+    const signing = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const aws = await startAwsStandIn({
+      'secretsmanager.GetSecretValue': ({ SecretId }) =>
+        SecretId === STAND_IN_SEALING_ARN
+          ? { output: { ARN: SecretId, Name: 'ProxySealingSecret', SecretString: 'x'.repeat(64) } }
+          : { error: 'ResourceNotFoundException', message: 'no such secret' },
+      'TrentService.GetPublicKey': ({ KeyId }) => ({
+        output: {
+          KeyId,
+          KeySpec: 'ECC_NIST_P256',
+          KeyUsage: 'SIGN_VERIFY',
+          SigningAlgorithms: ['ECDSA_SHA_256'],
+          PublicKey: signing.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+        },
+      }),
+      // No grant behind the token: revoked, or never issued.
+      'DynamoDB_20120810.GetItem': () => ({ output: {} }),
+    });
+    const awsEnvironment = {
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
+      AWS_ENDPOINT_URL_KMS: aws.url,
+      AWS_ENDPOINT_URL_DYNAMODB: aws.url,
+      AWS_ACCESS_KEY_ID: 'stand-in',
+      AWS_SECRET_ACCESS_KEY: 'stand-in',
+    };
+    Object.assign(process.env, awsEnvironment);
+    // Lambda's streaming runtime, as far as these requests need it.
     let prelude: { statusCode: number; headers: Record<string, string> } | undefined;
     Object.assign(globalThis, {
       awslambda: {
@@ -217,18 +255,68 @@ describe('npx cdk synth', () => {
         },
       },
     });
-    const proxy = (
-      (await import(pathToFileURL(bundles.get('proxy')!).href)) as {
-        handler: (event: unknown, stream: Writable, context: unknown) => Promise<void>;
-      }
-    ).handler;
-    const sink = new PassThrough();
-    sink.resume();
-    await proxy(originEvent('POST', '/v1/mcp', 'tools.example.org'), sink, {});
-    expect(prelude!.statusCode).toBe(401);
-    expect(prelude!.headers['www-authenticate']).toContain(
-      'resource_metadata="https://tools.example.org/.well-known/oauth-protected-resource/v1/mcp"',
-    );
+    try {
+      const proxy = (
+        (await import(pathToFileURL(bundles.get('proxy')!).href)) as {
+          handler: (event: unknown, stream: Writable, context: unknown) => Promise<void>;
+        }
+      ).handler;
+      // The cold start read the sealing secret and the signing key's public key the template
+      // names (MCP_EDGE_SEALING_SECRET_ARN, MCP_EDGE_SIGNING_KEY_ARN), in either order, and nothing else.
+      expect(aws.calls).toHaveLength(2);
+      expect(aws.calls).toEqual(
+        expect.arrayContaining([
+          { target: 'TrentService.GetPublicKey', input: { KeyId: STAND_IN_SIGNING_KEY_ARN } },
+          { target: 'secretsmanager.GetSecretValue', input: { SecretId: STAND_IN_SEALING_ARN } },
+        ]),
+      );
+      const request = async (headers: Record<string, string> = {}) => {
+        const event = originEvent('POST', '/v1/mcp', 'tools.example.org');
+        const sink = new PassThrough();
+        sink.resume();
+        prelude = undefined;
+        await proxy({ ...event, headers: { ...event.headers, ...headers } }, sink, {});
+        return prelude!;
+      };
+
+      const anonymous = await request();
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.headers['www-authenticate']).toContain(
+        'resource_metadata="https://tools.example.org/.well-known/oauth-protected-resource/v1/mcp"',
+      );
+      expect(aws.calls).toHaveLength(2);
+
+      // A well-formed token whose grant is gone: verified offline with the public key the cold
+      // start fetched, then the grant looked up in the table the template names.
+      const token = await new SignJWT({
+        client_id: 'https://client.example.net/cimd.json',
+        scope: '',
+        sid: 'g1',
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' })
+        .setIssuer('https://tools.example.org')
+        .setAudience('https://tools.example.org/v1/mcp')
+        .setSubject('person-1')
+        .setJti('jti-1')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(signing.privateKey);
+      const revoked = await request({ authorization: `Bearer ${token}` });
+      expect(revoked.statusCode).toBe(401);
+      expect(revoked.headers['www-authenticate']).toContain('error="invalid_token"');
+      expect(aws.calls.slice(2)).toEqual([
+        {
+          target: 'DynamoDB_20120810.GetItem',
+          input: expect.objectContaining({
+            TableName: 'mcp-edge-test',
+            Key: expect.objectContaining({ pk: { S: expect.stringMatching(/^grant#/) } }),
+          }),
+        },
+      ]);
+    } finally {
+      for (const key of Object.keys(awsEnvironment)) delete process.env[key];
+      await aws.close();
+    }
   });
 
   it.skipIf(!hasCfnLint)(

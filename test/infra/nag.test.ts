@@ -66,6 +66,16 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings.filter((f) => f.path === key || f.path.startsWith(`${key}/`))).toEqual([]);
   });
 
+  it('acknowledges SMG4 on the two generated secrets only, the sealing secret’s saying what a replacement costs clients', () => {
+    const smg4 = acks.filter((a) => a.rule === 'AwsSolutions-SMG4');
+    expect(smg4.map((a) => a.path).sort()).toEqual(
+      [s.gateway.originVerify.secret.node.path, s.gateway.sealing.secret.node.path].sort(),
+    );
+    const sealing = smg4.find((a) => a.path === s.gateway.sealing.secret.node.path)!;
+    expect(sealing.reason).toMatch(/sealingSecretGeneration/);
+    expect(sealing.reason).toMatch(/re-initialize/);
+  });
+
   it('acknowledges APIG4 on each method by itself, naming its path and function, the new endpoints too', () => {
     const apig4 = acks.filter((a) => a.rule === 'AwsSolutions-APIG4');
     for (const [path, fn] of [

@@ -251,7 +251,7 @@ describe('functions on the shared services (login, connect, callback)', () => {
   });
 });
 
-describe('vault key statement (connect, callback)', () => {
+describe('vault key statement (connect, callback, proxy)', () => {
   const vaultStatement = (name: string) => {
     const vault = roleStatements(s.gatewayTemplate, name).filter((st) =>
       actionsOf(st).includes('kms:GenerateDataKey'),
@@ -264,7 +264,7 @@ describe('vault key statement (connect, callback)', () => {
   const ORIGIN = `https://${HOSTS[0]}`;
   const ISSUER = 'https://as.upstream.example.net';
 
-  it.each(['connect', 'callback'])(
+  it.each(['connect', 'callback', 'proxy'])(
     '%s gets data keys from the table key only, only under the full vault context, for this deployment’s routes',
     (name) => {
       const vault = vaultStatement(name);
@@ -295,7 +295,7 @@ describe('vault key statement (connect, callback)', () => {
     ['an extra context key', { route: ORIGIN, user: 'u', issuer: ISSUER, purpose: 'x' }, false],
     ['an empty context', {}, false],
   ])('allows the KMS call for %s: %s', (_, context, allowed) => {
-    for (const name of ['connect', 'callback']) {
+    for (const name of ['connect', 'callback', 'proxy']) {
       expect(allowsEncryptionContext(vaultStatement(name), context), name).toBe(allowed);
     }
   });
@@ -307,20 +307,29 @@ describe('vault key statement (connect, callback)', () => {
           actionsOf(st).some((a) => a === 'kms:GenerateDataKey' || a === 'kms:Decrypt') &&
           !(st.Condition?.StringEquals && 'kms:ViaService' in st.Condition.StringEquals),
       );
-      expect(direct.length, name).toBe(name === 'connect' || name === 'callback' ? 1 : 0);
+      expect(direct.length, name).toBe(['connect', 'callback', 'proxy'].includes(name) ? 1 : 0);
     }
   });
 });
 
 describe('origin-verify secret', () => {
   it('is one generated Secrets Manager secret shared by all routes; its value is not in the template', () => {
-    s.gatewayTemplate.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    s.gatewayTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: Match.objectLike({ PasswordLength: 48, ExcludePunctuation: true }),
+    const origin = Object.entries(s.gatewayTemplate.findResources('AWS::SecretsManager::Secret')).filter(
+      ([id]) => id.startsWith('OriginVerify'),
+    );
+    expect(origin).toHaveLength(1);
+    const [, secret] = origin[0]! as [string, { Properties: Record<string, unknown> }];
+    expect(secret.Properties.GenerateSecretString).toMatchObject({
+      PasswordLength: 48,
+      ExcludePunctuation: true,
     });
-    const [secret] = Object.values(s.gatewayTemplate.findResources('AWS::SecretsManager::Secret')) as {
-      Properties: Record<string, unknown>;
-    }[];
-    expect(secret!.Properties.SecretString).toBeUndefined();
+    expect(secret.Properties.SecretString).toBeUndefined();
+  });
+
+  it('is one of two secrets the stack creates; the other is the proxy’s sealing secret', () => {
+    expect(Object.keys(s.gatewayTemplate.findResources('AWS::SecretsManager::Secret')).sort()).toEqual([
+      expect.stringMatching(/^OriginVerifySecret/),
+      expect.stringMatching(/^ProxySealingSecret/),
+    ]);
   });
 });
