@@ -199,11 +199,14 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
     await expectRefusalPage(fx, browser, url, 400, 'invalid_request');
   });
 
-  /** An authorize GET whose error goes back to the client: error, state, iss, and no code. */
+  /**
+   * An authorize GET whose error goes back to the client: error, state, iss, and no code. Only for
+   * a client whose redirect URIs the operator vouches for (here a configured one).
+   */
   async function expectClientError(params: Record<string, string | undefined>, error: string) {
     const before = await counts(fx);
     const state = randomBytes(8).toString('hex');
-    const res = await browser.request(authorizeUrl(fx, { client_id: goodClient, state, ...params }));
+    const res = await browser.request(authorizeUrl(fx, { client_id: 'acme-desktop', state, ...params }));
     expect(res.status).toBe(303);
     const back = new URL(res.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);
@@ -225,6 +228,50 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
 
   it('sends a request for another route’s resource back to the client with invalid_target', async () => {
     await expectClientError({ resource: fx.mcp(fx.B) }, 'invalid_target');
+  });
+
+  // Regression (attacker review): an unlisted document client, or a self-registered one, chooses its
+  // own redirect URI; sending errors there unprompted made the gateway an open redirector.
+  it('shows the same errors as a page for an unlisted CIMD client, never redirecting to its URI', async () => {
+    const { verifier } = pkcePair();
+    await expectRefusalPage(
+      fx,
+      browser,
+      authorizeUrl(fx, { client_id: goodClient, code_challenge: undefined }),
+      400,
+      'invalid_request',
+    );
+    await expectRefusalPage(
+      fx,
+      browser,
+      authorizeUrl(fx, { client_id: goodClient, code_challenge: verifier, code_challenge_method: 'plain' }),
+      400,
+      'invalid_request',
+    );
+    await expectRefusalPage(
+      fx,
+      browser,
+      authorizeUrl(fx, { client_id: goodClient, response_type: 'token' }),
+      400,
+      'unsupported_response_type',
+    );
+  });
+
+  it('shows errors as a page for a dynamically registered client pointing at an attacker’s site', async () => {
+    const res = await caFetch(browser.agent)(`${fx.A}/.pomerium/mcp/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'Phish', redirect_uris: ['https://evil.example/login'] }),
+    });
+    const { client_id } = (await res.json()) as { client_id: string };
+    const body = await expectRefusalPage(
+      fx,
+      browser,
+      authorizeUrl(fx, { client_id, redirect_uri: 'https://evil.example/login', response_type: 'x' }),
+      400,
+      'unsupported_response_type',
+    );
+    expect(body).not.toContain('evil.example/login?');
   });
 
   describe('hostile input at the token and registration endpoints', () => {

@@ -157,10 +157,10 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
 
   describe('the trust policy', () => {
     it('refuses an unlisted client when allowUnlisted is false, without fetching its document', async () => {
-      // Served on 127.0.0.1 (which the development certificate covers) and the fixture allows
+      // Served on localhost (which the development certificate covers) and the fixture allows
       // private addresses: a fetch would have reached the host and been counted.
       const path = '/clients/unlisted.json';
-      const clientId = `https://127.0.0.1:${new URL(fx.documents.origin).port}${path}`;
+      const clientId = `${fx.documents.origin}${path}`;
       fx.documents.publish(path, [REDIRECT], {
         document: { client_id: clientId, client_name: 'Unlisted', redirect_uris: [REDIRECT] },
       });

@@ -94,7 +94,13 @@ export async function validateAuthorizationRequest(
   }
 
   const state = params.get('state') ?? undefined;
-  const back = (error: string, description: string): AuthorizeOutcome => ({
+  const back = (error: string, description: string): AuthorizeOutcome =>
+    client.trustedRedirects
+      ? redirectError(error, description)
+      : // A self-registered or unlisted client's redirect URI is the requester's own choice: an
+        // error sent there unprompted would make this gateway an open redirector.
+        { ok: false, page: true, code: error, message: description };
+  const redirectError = (error: string, description: string): AuthorizeOutcome => ({
     ok: false,
     page: false,
     redirectUri: redirectUri!,

@@ -23,6 +23,13 @@ export interface McpClient {
   readonly refreshTokens: boolean;
   /** A trusted CIMD client under `autoApproveTrusted`: no consent page. */
   readonly autoApprove: boolean;
+  /**
+   * The operator vouches for the client's redirect URIs (a configured client, or a CIMD client
+   * from a trusted domain): authorization errors may be redirected there before anyone consented.
+   * Others (registered, unlisted) get error pages instead (RFC 9700 §4.11.1: no automatic
+   * redirect to an untrusted URI).
+   */
+  readonly trustedRedirects: boolean;
 }
 
 export type ClientRefusal =
@@ -73,6 +80,13 @@ export function createClientResolver(deps: ClientResolverDeps) {
         );
       }
       const hostname = new URL(clientId).hostname;
+      // A name, not an address, and without a trailing dot: the trust policy decides on names.
+      if (hostname.endsWith('.') || /^[\d.]+$|^\[/.test(hostname)) {
+        return refuse(
+          'client_id_invalid',
+          'A client_id must name its host by a DNS name (no IP address, no trailing dot).',
+        );
+      }
       const trust = decideTrust(deps.trustPolicy, hostname);
       if (trust.trust === 'refused') {
         return trust.reason === 'blocked'
@@ -115,7 +129,9 @@ export function createClientResolver(deps: ClientResolverDeps) {
         kind: 'cimd',
         clientId,
         verifiedHost: new URL(clientId).host,
-        autoApprove: trust.trust === 'trusted' && trust.autoApprove,
+        // Never for a client_id with a query: a trusted host may serve other documents there.
+        autoApprove: trust.trust === 'trusted' && trust.autoApprove && !new URL(clientId).search,
+        trustedRedirects: trust.trust === 'trusted',
       });
     }
 
@@ -130,6 +146,7 @@ export function createClientResolver(deps: ClientResolverDeps) {
           redirectUris: entry.redirectUris,
           refreshTokens: true,
           autoApprove: false,
+          trustedRedirects: true,
         },
       };
     }
@@ -149,6 +166,7 @@ export function createClientResolver(deps: ClientResolverDeps) {
             redirectUris: registered.redirectUris,
             refreshTokens: registered.grantTypes.includes('refresh_token'),
             autoApprove: false,
+            trustedRedirects: false,
           },
         };
       }
@@ -161,7 +179,13 @@ export type ClientResolver = ReturnType<typeof createClientResolver>;
 
 function fromDocument(
   doc: Record<string, unknown>,
-  base: { kind: 'cimd'; clientId: string; verifiedHost: string; autoApprove: boolean },
+  base: {
+    kind: 'cimd';
+    clientId: string;
+    verifiedHost: string;
+    autoApprove: boolean;
+    trustedRedirects: boolean;
+  },
 ): ClientResult {
   const method = doc.token_endpoint_auth_method ?? 'none';
   if (method !== 'none') {

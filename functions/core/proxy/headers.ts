@@ -16,13 +16,19 @@ const REQUEST_HEADERS = new Set([
   'traceparent',
 ]);
 
-const RESPONSE_HEADERS = new Set(['content-type', 'mcp-protocol-version', 'cache-control']);
+const RESPONSE_HEADERS = new Set(['content-type', 'mcp-protocol-version']);
+
+/** Control characters `node:http` refuses in a header value (the Fetch API lets some through). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 /** The client's headers the upstream may see (the session id is added by the caller, unsealed). */
 export function upstreamRequestHeaders(incoming: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   incoming.forEach((value, name) => {
-    if (REQUEST_HEADERS.has(name) || name.startsWith('mcp-param-')) out[name] = value;
+    if (!(REQUEST_HEADERS.has(name) || name.startsWith('mcp-param-'))) return;
+    // Not forwardable as is: dropped rather than failing the call.
+    if (!CONTROL.test(value)) out[name] = value;
   });
   return out;
 }

@@ -173,7 +173,9 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
       answer.body.resume();
       return connectRequired(context, 'insufficient_scope');
     }
-    return respond(answer, message, bound, session, deps.sealer, limits, isInitialize(message));
+    return respond(answer, message, bound, session, deps.sealer, limits, isInitialize(message), () =>
+      deps.grantAlive(route.origin, claims),
+    );
   };
 }
 
@@ -219,6 +221,7 @@ function respond(
   sealer: Sealer,
   limits: ProxyLimits,
   initialize: boolean,
+  alive: () => Promise<boolean>,
 ): Response {
   const id = message?.id ?? null;
   if (!answer.ok) {
@@ -248,17 +251,19 @@ function respond(
   }
   const type = String(answer.headers['content-type'] ?? '');
   const sse = /^text\/event-stream/i.test(type);
-  if (sse) headers['cache-control'] = 'no-cache, no-transform';
+  // Per-person answers to requests with credentials: never stored by a shared cache, whatever the
+  // upstream says.
+  headers['cache-control'] = sse ? 'no-store, no-transform' : 'no-store';
   const empty = answer.status === 202 || answer.status === 204 || answer.status === 304;
   if (empty) answer.body.resume();
   return new Response(
     empty
       ? null
       : proxyBody(answer.body, {
-          ...limits,
           keepAliveMs: limits.keepAliveMs,
           maxDurationMs: limits.maxStreamMs,
           sse,
+          alive,
         }),
     {
       status: answer.status,

@@ -20,7 +20,15 @@ const WAITED = Symbol('waited');
  */
 export function proxyBody(
   source: Readable,
-  limits: StreamLimits & { readonly sse: boolean },
+  limits: StreamLimits & {
+    readonly sse: boolean;
+    /**
+     * Whether the caller may still receive this stream (its grant not revoked), asked between
+     * events at most every `recheckMs`: a long stream ends soon after a revocation.
+     */
+    readonly alive?: () => Promise<boolean>;
+    readonly recheckMs?: number;
+  },
 ): ReadableStream<Uint8Array> {
   const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const started = Date.now();
@@ -28,6 +36,8 @@ export function proxyBody(
   let atBoundary = true;
   let tail = '';
   let pending: Promise<IteratorResult<Buffer>> | undefined;
+  let checkedAt = started;
+  const recheckMs = limits.recheckMs ?? 60_000;
 
   const wait = (ms: number) =>
     new Promise<typeof WAITED>((resolve) => {
@@ -43,6 +53,14 @@ export function proxyBody(
             source.destroy();
             controller.close();
             return;
+          }
+          if (limits.sse && atBoundary && limits.alive && Date.now() - checkedAt >= recheckMs) {
+            checkedAt = Date.now();
+            if (!(await limits.alive().catch(() => true))) {
+              source.destroy();
+              controller.close();
+              return;
+            }
           }
           pending ??= chunks.next();
           let next: IteratorResult<Buffer> | typeof WAITED;

@@ -93,6 +93,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     }
     return new Promise((resolve) => {
       let settled = false;
+      let timer: NodeJS.Timeout | undefined;
       const finish = (result: UpstreamResult) => {
         if (settled) return;
         settled = true;
@@ -100,16 +101,23 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         resolve(result);
       };
       const make = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = make(url, {
-        method: request.method,
-        headers: {
-          ...request.headers,
-          ...(request.body ? { 'content-length': String(request.body.byteLength) } : {}),
-        },
-        agent: url.protocol === 'https:' ? https : http,
-        signal: request.signal,
-      });
-      const timer = setTimeout(() => {
+      let req: ReturnType<typeof make>;
+      try {
+        req = make(url, {
+          method: request.method,
+          headers: {
+            ...request.headers,
+            ...(request.body ? { 'content-length': String(request.body.byteLength) } : {}),
+          },
+          agent: url.protocol === 'https:' ? https : http,
+          signal: request.signal,
+        });
+      } catch {
+        // A header value node:http refuses: the request cannot be sent as it is.
+        finish({ ok: false, code: 'upstream_invalid', message: 'the request could not be sent upstream' });
+        return;
+      }
+      timer = setTimeout(() => {
         finish({ ok: false, code: 'upstream_timeout', message: 'the upstream did not answer in time' });
         req.destroy();
       }, request.headersTimeoutMs);

@@ -1,5 +1,6 @@
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
+import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import type { Session, SessionStore } from '../store/sessions.ts';
@@ -92,9 +93,9 @@ export function isSameSitePost(
 export async function readForm(request: Request, maxBytes = 4096): Promise<URLSearchParams | undefined> {
   const type = request.headers.get('content-type') ?? '';
   if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined;
-  const text = await request.text();
-  if (text.length > maxBytes) return undefined;
-  return new URLSearchParams(text);
+  // Counted in bytes while read: an oversized body is refused without being held.
+  const bytes = await readLimited(request, maxBytes);
+  return bytes ? new URLSearchParams(new TextDecoder().decode(bytes)) : undefined;
 }
 
 /** True when the client asked for JSON rather than a page. */

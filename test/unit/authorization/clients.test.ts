@@ -21,6 +21,7 @@ function client(redirectUris: string[]): McpClient {
     redirectUris,
     refreshTokens: true,
     autoApprove: false,
+    trustedRedirects: false,
   };
 }
 
@@ -184,7 +185,6 @@ describe('createClientResolver', () => {
 
   it.each([
     'https://EVIL.org/client.json',
-    'https://evil.org./client.json',
     'HTTPS://evil.org/client.json',
     'https://evil.org:443/client.json',
     'https://evil.org:8443/client.json',
@@ -194,6 +194,34 @@ describe('createClientResolver', () => {
     const { resolve, docs } = resolver({ trustPolicy: { blockedDomains: ['evil.org', '*.evil.org'] } });
     expect(await resolve(id, ROUTE)).toMatchObject({ ok: false, code: 'client_blocked' });
     expect(docs.calls).toEqual([]);
+  });
+
+  // Regression (attacker review): `evil.org..` slipped past a one-dot strip. Names with a trailing
+  // dot and IP-address hosts are refused before the policy, without a fetch.
+  it.each([
+    'https://evil.org./client.json',
+    'https://evil.org../client.json',
+    'https://10.0.0.1/client.json',
+    'https://[::ffff:a00:1]/client.json',
+  ])('refuses %s as client_id_invalid without a fetch', async (id) => {
+    const { resolve, docs } = resolver({ trustPolicy: { blockedDomains: ['evil.org'] } });
+    expect(await resolve(id, ROUTE)).toMatchObject({ ok: false, code: 'client_id_invalid' });
+    expect(docs.calls).toEqual([]);
+  });
+
+  it('never auto-approves a trusted client_id that carries a query', async () => {
+    const { resolve } = resolver({
+      trustPolicy: {
+        trustedDomains: ['app.example.com'],
+        autoApproveTrusted: true,
+        pinnedClients: { [`${APP}?v=1`]: cimdDocument(`${APP}?v=1`), [APP]: cimdDocument(APP) },
+      },
+    });
+    expect(await resolve(`${APP}?v=1`, ROUTE)).toMatchObject({ ok: true, client: { autoApprove: false } });
+    expect(await resolve(APP, ROUTE)).toMatchObject({
+      ok: true,
+      client: { autoApprove: true, trustedRedirects: true },
+    });
   });
 
   it('refuses a blocked host before its pinned document is considered', async () => {
@@ -223,6 +251,7 @@ describe('createClientResolver', () => {
         redirectUris: ['https://app.example.com/cb', 'http://127.0.0.1/cb'],
         refreshTokens: true,
         autoApprove: false,
+        trustedRedirects: false,
       },
     });
     expect(docs.calls).toEqual([]);
@@ -308,6 +337,7 @@ describe('createClientResolver', () => {
         redirectUris: ['http://127.0.0.1/cb'],
         refreshTokens: true,
         autoApprove: false,
+        trustedRedirects: true,
       },
     });
     expect(docs.calls).toEqual([]);
@@ -340,6 +370,7 @@ describe('createClientResolver', () => {
         redirectUris: ['http://localhost/cb'],
         refreshTokens: false,
         autoApprove: false,
+        trustedRedirects: false,
       },
     });
     expect(await resolve(id, 'https://other.example.com')).toMatchObject({
