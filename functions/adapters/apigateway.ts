@@ -15,7 +15,7 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
  * The host is the custom domain API Gateway matched (`requestContext.domainName`), which is
  * the route host CloudFront forwarded; the local gateway fills the same field.
  */
-export function eventToRequest(event: APIGatewayProxyEvent): Request {
+export function eventToRequest(event: APIGatewayProxyEvent, signal?: AbortSignal): Request {
   const host = event.requestContext?.domainName || header(event, 'host');
   if (!host || !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) {
     throw new HttpError(400, 'invalid_request', 'The request has no valid Host.');
@@ -61,6 +61,7 @@ export function eventToRequest(event: APIGatewayProxyEvent): Request {
     method,
     headers,
     body: hasBody ? Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8') : null,
+    ...(signal ? { signal } : {}),
   });
 }
 

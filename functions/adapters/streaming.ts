@@ -43,11 +43,22 @@ export function streamingWebHandler(
   originSecret: string | undefined,
   runtime: ResponseStreamRuntime,
 ): StreamingHandler {
-  return async (event, responseStream) => {
+  return async (event, responseStream, context) => {
+    // The request's signal ends what the app started for it (the proxy's upstream request) when the
+    // client goes away, or a second before the function's own deadline.
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    responseStream.once('close', onClose);
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const deadline =
+      typeof remaining === 'number' && remaining > 0
+        ? setTimeout(onClose, Math.max(0, remaining - 1000))
+        : undefined;
+    deadline?.unref?.();
     let response: Response;
     try {
       response = cameThroughCloudFront(event, originSecret)
-        ? await app(eventToRequest(event))
+        ? await app(eventToRequest(event, abort.signal))
         : bypassRefusal();
     } catch (error) {
       if (!(error instanceof HttpError)) {
@@ -57,11 +68,20 @@ export function streamingWebHandler(
       }
       response = errorToResponse(error);
     }
-    const out = runtime.from(responseStream, metadataOf(response));
-    if (!response.body || event.httpMethod === 'HEAD') {
-      out.end();
-      return;
+    try {
+      const out = runtime.from(responseStream, metadataOf(response));
+      if (!response.body || event.httpMethod === 'HEAD') {
+        out.end();
+        return;
+      }
+      await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), out).catch(
+        () => {
+          // The client left or the upstream broke mid-body: nothing more can be sent.
+        },
+      );
+    } finally {
+      clearTimeout(deadline);
+      responseStream.off('close', onClose);
     }
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), out);
   };
 }

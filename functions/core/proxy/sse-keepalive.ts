@@ -39,11 +39,20 @@ export function proxyBody(
   let checkedAt = started;
   const recheckMs = limits.recheckMs ?? 60_000;
 
-  const wait = (ms: number) =>
-    new Promise<typeof WAITED>((resolve) => {
-      const t = setTimeout(() => resolve(WAITED), Math.max(0, ms));
-      t.unref?.();
-    });
+  /** `pending`, or WAITED after `ms`, whichever comes first; the timer never outlives the race. */
+  const within = async (promise: Promise<IteratorResult<Buffer>>, ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        promise,
+        new Promise<typeof WAITED>((resolve) => {
+          timer = setTimeout(() => resolve(WAITED), Math.max(0, ms));
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   return new ReadableStream<Uint8Array>(
     {
@@ -63,27 +72,31 @@ export function proxyBody(
             }
           }
           pending ??= chunks.next();
+          const overdueIn = limits.maxDurationMs - (Date.now() - started);
           let next: IteratorResult<Buffer> | typeof WAITED;
           try {
-            // Mid-event nothing may be inserted: wait for the upstream alone.
-            next =
-              limits.sse && atBoundary
-                ? await Promise.race([
-                    pending,
-                    wait(
-                      Math.min(
-                        limits.keepAliveMs - (Date.now() - lastWrite),
-                        limits.maxDurationMs - (Date.now() - started),
-                      ),
-                    ),
-                  ])
-                : await pending;
+            next = limits.sse
+              ? atBoundary
+                ? await within(pending, Math.min(limits.keepAliveMs - (Date.now() - lastWrite), overdueIn))
+                : // Mid-event nothing may be inserted: wait for the upstream alone.
+                  await pending
+              : // A JSON body that stalls must still end before the platform's cap.
+                await within(pending, overdueIn);
           } catch {
-            // The upstream connection broke mid-body: end what the client has (it sees a short stream).
-            controller.close();
+            // The upstream connection broke mid-body. SSE: end cleanly at what the client has (it
+            // resumes with Last-Event-ID). JSON: fail the stream, so the client sees a broken answer
+            // rather than a short one.
+            if (limits.sse) controller.close();
+            else controller.error(new Error('the upstream connection broke'));
             return;
           }
           if (next === WAITED) {
+            if (!limits.sse) {
+              if (Date.now() - started < limits.maxDurationMs) continue;
+              source.destroy();
+              controller.error(new Error('the upstream answer took too long'));
+              return;
+            }
             if (atBoundary && Date.now() - lastWrite >= limits.keepAliveMs) {
               controller.enqueue(KEEP_ALIVE);
               lastWrite = Date.now();

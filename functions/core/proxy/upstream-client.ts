@@ -3,7 +3,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { classifyAddress } from '../http/address.ts';
 
 /**
@@ -70,17 +70,33 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
 export function createUpstreamClient(options: UpstreamClientOptions = {}) {
   const lookup = guardedLookup(options.allowPrivateNetwork === true);
   const maxSockets = options.maxSockets ?? 128;
+  // One TLS context for the extra CA, built once: a `ca` option would be re-processed (all the
+  // bundled roots) on every request to name the pool, and on every new connection.
+  const secureContext = options.ca
+    ? createSecureContext({ ca: [...rootCertificates, options.ca] })
+    : undefined;
   const https = new HttpsAgent({
     keepAlive: true,
     maxSockets,
     lookup,
-    ...(options.ca ? { ca: [...rootCertificates, options.ca] } : {}),
+    ...(secureContext ? { secureContext } : {}),
   } as ConstructorParameters<typeof HttpsAgent>[0]);
   const http = new HttpAgent({ keepAlive: true, maxSockets, lookup } as ConstructorParameters<
     typeof HttpAgent
   >[0]);
 
-  function send(request: UpstreamRequest): Promise<UpstreamResult> {
+  /**
+   * Sends the request; when a kept-alive connection turns out to have been closed by the upstream
+   * (reset before any answer on a reused socket), once more on a fresh connection: the request
+   * never reached the upstream.
+   */
+  async function send(request: UpstreamRequest): Promise<UpstreamResult> {
+    const first = await attempt(request);
+    if (first.ok || first.code !== 'upstream_refused' || !('staleSocket' in first)) return first;
+    return attempt(request);
+  }
+
+  function attempt(request: UpstreamRequest): Promise<UpstreamResult & { staleSocket?: true }> {
     const { url } = request;
     // An IP literal never goes through `lookup`: check it here.
     const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -94,7 +110,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     return new Promise((resolve) => {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
-      const finish = (result: UpstreamResult) => {
+      const finish = (result: UpstreamResult & { staleSocket?: true }) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -131,6 +147,13 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
           finish({ ok: false, code: 'upstream_invalid', message: 'the upstream answer is not valid HTTP' });
         } else if (error.name === 'AbortError') {
           finish({ ok: false, code: 'upstream_timeout', message: 'the request was cancelled' });
+        } else if (req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+          finish({
+            ok: false,
+            code: 'upstream_refused',
+            message: 'a kept-alive connection was closed',
+            staleSocket: true,
+          });
         } else {
           finish({
             ok: false,
