@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { classifyAddress, isIpLiteral } from './address.ts';
 
 /**
@@ -157,6 +157,20 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+const contexts = new Map<string, SecureContext>();
+
+/** One TLS context per set of extra CAs (building one processes every bundled root: slow). */
+function secureContextFor(extraCa: readonly string[]): SecureContext {
+  const key = extraCa.join('\n');
+  let context = contexts.get(key);
+  if (!context) {
+    context = createSecureContext({ ca: [...rootCertificates, ...extraCa] });
+    if (contexts.size > 16) contexts.clear();
+    contexts.set(key, context);
+  }
+  return context;
+}
+
 /** Connects only to `addresses`, which have been checked, and reads at most `maxBytes`. */
 function get(
   target: URL,
@@ -200,7 +214,7 @@ function get(
       method: options.method ?? 'GET',
       lookup: pinned,
       agent: false,
-      ...(extraCa.length ? { ca: [...rootCertificates, ...extraCa] } : {}),
+      ...(extraCa.length ? { secureContext: secureContextFor(extraCa) } : {}),
       headers: {
         accept: 'application/json',
         'user-agent': 'mcp-edge',

@@ -41,12 +41,24 @@ describe('checkMethodHeaders', () => {
     ['a method on a response', { 'mcp-method': 'tools/call' }, { id: 4, isRequest: false } as ClientMessage],
     ['another tool', { 'mcp-name': 'delete_everything' }, call({ name: 'echo' })],
     ['another resource', { 'mcp-name': 'file:///b' }, call({ uri: 'file:///a' }, 'resources/read')],
-    ['a name the body does not have', { 'mcp-name': 'echo' }, call({}, 'tools/list')],
     ['an empty name for a named call', { 'mcp-name': '' }, call({ name: 'echo' })],
     ['a name differing in case', { 'mcp-name': 'Echo' }, call({ name: 'echo' })],
   ])('answers 400 with -32020, echoing the id, for %s', async (_name, headers, message) => {
     const answer = await mismatch(headers, message);
     expect(answer).toMatchObject({ status: 400, body: { id: message.id, error: { code: -32020 } } });
+  });
+
+  it('leaves Mcp-Name to the upstream for a method that names nothing (tools/list)', async () => {
+    expect(await mismatch({ 'mcp-name': 'echo' }, call({}, 'tools/list'))).toBeUndefined();
+  });
+
+  it('compares the base64 form of Mcp-Name decoded, and tasks/* against params.taskId', async () => {
+    const encoded = `=?base64?${Buffer.from('grüße').toString('base64')}?=`;
+    expect(await mismatch({ 'mcp-name': encoded }, call({ name: 'grüße' }, 'prompts/get'))).toBeUndefined();
+    expect(await mismatch({ 'mcp-name': 't-1' }, call({ taskId: 't-1' }, 'tasks/get'))).toBeUndefined();
+    expect(await mismatch({ 'mcp-name': 't-2' }, call({ taskId: 't-1' }, 'tasks/get'))).toMatchObject({
+      status: 400,
+    });
   });
 
   it('echoes a numeric id', async () => {
