@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAccessTokenVerifier } from '../core/authorization/access-token.ts';
 import { createGrantChecks } from '../core/proxy/grant-checks.ts';
+import { cachingVerifier } from '../core/proxy/inbound-auth.ts';
 import type { McpProxyDeps, ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
 import { createSealer } from '../core/proxy/sealed-values.ts';
 import { createUpstreamClient, type UpstreamClient } from '../core/proxy/upstream-client.ts';
@@ -48,7 +49,7 @@ export function createProxyServices(parts: ProxyParts): { proxy: McpProxyDeps; c
   return {
     proxy: {
       routes: parts.routes,
-      verify: createAccessTokenVerifier({ publicKey: parts.publicKey, now }),
+      verify: cachingVerifier(createAccessTokenVerifier({ publicKey: parts.publicKey, now }), { now }),
       grantAlive: createGrantChecks({ grants, now }),
       upstreamTokens: createUpstreamTokens({ vault: parts.vault, now }),
       upstreamFor,

@@ -47,12 +47,15 @@ export function streamingWebHandler(
     // The request's signal ends what the app started for it (the proxy's upstream request) when the
     // client goes away, or a second before the function's own deadline.
     const abort = new AbortController();
-    const onClose = () => abort.abort();
+    // Only a close before the whole answer was written is the client leaving.
+    const onClose = () => {
+      if (!responseStream.writableFinished) abort.abort();
+    };
     responseStream.once('close', onClose);
     const remaining = context?.getRemainingTimeInMillis?.();
     const deadline =
       typeof remaining === 'number' && remaining > 0
-        ? setTimeout(onClose, Math.max(0, remaining - 1000))
+        ? setTimeout(() => abort.abort(), Math.max(0, remaining - 1000))
         : undefined;
     deadline?.unref?.();
     let response: Response;
