@@ -71,7 +71,15 @@ async function discover(deps: ConnectDeps, route: Route, fetch: OutboundFetch) {
  */
 export async function startConnect(
   deps: ConnectDeps,
-  input: { route: Route; userId: string; binding: string; returnTo: string; resume?: StateResume },
+  input: {
+    route: Route;
+    userId: string;
+    binding: string;
+    returnTo: string;
+    resume?: StateResume;
+    /** Scopes an upstream asked for (`403 insufficient_scope`), added to the usual ones. */
+    extraScopes?: readonly string[];
+  },
 ): Promise<Result<{ location: string; issuer: string }, ConnectCode> & { detail?: string }> {
   const { route } = input;
   const fetch = withDeadline(deps.fetchFor(route), AbortSignal.timeout(deps.connectBudgetMs ?? 18_000));
@@ -90,7 +98,9 @@ export async function startConnect(
   });
   if (!client.ok) return client;
 
-  const scopes = route.config.upstream?.scopes ?? upstream.scopes;
+  const scopes = [
+    ...new Set([...(route.config.upstream?.scopes ?? upstream.scopes), ...(input.extraScopes ?? [])]),
+  ];
   const codeVerifier = oauth.generateRandomCodeVerifier();
   const { state } = await deps.states.createState({
     route: route.origin,

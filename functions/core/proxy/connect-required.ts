@@ -23,8 +23,9 @@ export const URL_ELICITATION_REQUIRED = -32042;
  * connect page refuses a signed-in person who is someone else (a link forwarded to another person
  * must not connect their account to the first person's client).
  */
-export function connectUrl(route: Route, user: string): string {
+export function connectUrl(route: Route, user: string, scopes?: readonly string[]): string {
   const params = new URLSearchParams({ return_to: '/.pomerium/connections', for: userDigest(user) });
+  if (scopes?.length) params.set('scope', scopes.join(' '));
   return `${route.origin}/.pomerium/connect?${params}`;
 }
 
@@ -73,9 +74,11 @@ export function connectRequired(
   context: ConnectContext,
   reason?: 'insufficient_scope',
   now = Date.now(),
+  /** With `insufficient_scope`: the scopes the upstream's challenge named, asked for on top of the usual ones. */
+  scopes?: readonly string[],
 ): Response {
   const { route, claims, message, session } = context;
-  const url = connectUrl(route, claims.sub);
+  const url = connectUrl(route, claims.sub, scopes);
   const text =
     reason === 'insufficient_scope'
       ? `The upstream needs more permissions for this. Open the link to reconnect ${route.config.name ?? route.host}.`

@@ -1,6 +1,7 @@
 import type { AccessTokenClaims, AccessTokenVerifier } from '../authorization/access-token.ts';
 import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
+import { bearerChallengeParams } from '../oauth/www-authenticate.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import { routeOf } from '../web/request-context.ts';
 import { type ConnectContext, connectRequired } from './connect-required.ts';
@@ -165,13 +166,16 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
         );
       }
     }
-    if (
-      answer.ok &&
-      answer.status === 403 &&
-      /insufficient_scope/.test(String(answer.headers['www-authenticate']))
-    ) {
-      answer.body.resume();
-      return connectRequired(context, 'insufficient_scope');
+    if (answer.ok && answer.status === 403) {
+      const challenge = bearerChallengeParams(String(answer.headers['www-authenticate'] ?? ''));
+      if (challenge?.error === 'insufficient_scope') {
+        answer.body.resume();
+        // Reconnect asking for the union of what the route asks and what the upstream needs now.
+        const needed = (challenge.scope ?? '')
+          .split(' ')
+          .filter((s) => /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/.test(s));
+        return connectRequired(context, 'insufficient_scope', now(), needed.slice(0, 20));
+      }
     }
     return respond(answer, message, bound, session, deps.sealer, limits, isInitialize(message), () =>
       deps.grantAlive(route.origin, claims),

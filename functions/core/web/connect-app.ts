@@ -92,12 +92,21 @@ async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: 
       'other_user',
     );
   }
+  // The scopes an upstream's `403 insufficient_scope` named (the proxy's connect link carries them).
+  const scope = url.searchParams.get('scope');
+  if (
+    scope !== null &&
+    (scope.length > 512 || !/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope))
+  ) {
+    return errorPage(400, 'Connection refused', 'The requested scope is not valid.', 'invalid_scope');
+  }
   const binding = browserBinding(request, route);
   const started = await startConnect(deps, {
     route,
     userId: current.session.userId,
     binding: binding.value,
     returnTo: returnTo.path,
+    ...(scope ? { extraScopes: scope.split(' ') } : {}),
   });
   if (!started.ok) {
     if (started.code === 'no_client_available') {

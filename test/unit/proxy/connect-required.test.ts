@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { AccessTokenClaims } from '../../../functions/core/authorization/access-token.ts';
+import { connectRequired, connectUrl, userDigest } from '../../../functions/core/proxy/connect-required.ts';
+import { createSealer } from '../../../functions/core/proxy/sealed-values.ts';
+import { describeRoute } from '../../../functions/core/routes.ts';
+
+const route = describeRoute({
+  from: 'https://mcp.example.com',
+  to: 'https://up.example.net/mcp',
+  name: 'Tools',
+});
+const claims = { sub: 'idp:alice', jti: 'j1' } as AccessTokenClaims;
+const sealer = createSealer(randomBytes(32));
+const call = { id: 7, method: 'tools/call', params: { name: 'echo' }, isRequest: true };
+
+describe('connectRequired', () => {
+  it('names the token’s person in the connect link, and the upstream’s missing scopes when it asked for more', () => {
+    const url = new URL(connectUrl(route, claims.sub, ['repo', 'read:org']));
+    expect(url.origin + url.pathname).toBe('https://mcp.example.com/.pomerium/connect');
+    expect(url.searchParams.get('for')).toBe(userDigest(claims.sub));
+    expect(url.searchParams.get('scope')).toBe('repo read:org');
+    expect(new URL(connectUrl(route, claims.sub)).searchParams.has('scope')).toBe(false);
+  });
+
+  it('answers a 2025-11-25 client that declared URL elicitation with -32042 carrying the link (and the scopes)', async () => {
+    const res = connectRequired(
+      { route, claims, message: call, session: { e: true }, request: new Request(route.resource), sealer },
+      'insufficient_scope',
+      Date.now(),
+      ['repo'],
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      id: number;
+      error: { code: number; data: { elicitations: { mode: string; url: string; message: string }[] } };
+    };
+    expect(body.id).toBe(7);
+    expect(body.error.code).toBe(-32042);
+    const [elicitation] = body.error.data.elicitations;
+    expect(elicitation?.mode).toBe('url');
+    expect(new URL(elicitation!.url).searchParams.get('scope')).toBe('repo');
+    expect(elicitation?.message).toContain('more permissions');
+  });
+
+  it('answers any other client with 401 invalid_token, so its re-authorization runs the connect', async () => {
+    const res = connectRequired({
+      route,
+      claims,
+      message: call,
+      session: undefined,
+      request: new Request(route.resource),
+      sealer,
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${route.resourceMetadataUrl}"`);
+  });
+});
