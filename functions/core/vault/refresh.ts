@@ -67,6 +67,8 @@ export async function refreshGrant(
   }
   try {
     const body = await oauth.processRefreshTokenResponse(as, client, await withoutIdToken(response));
+    // Like connect: only Bearer tokens can be sent upstream (a DPoP or MAC token would need a key).
+    if (body.token_type.toLowerCase() !== 'bearer') return { kind: 'refused' };
     const scope = body.scope ?? item.scope;
     return {
       kind: 'tokens',

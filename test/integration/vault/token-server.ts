@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type TokenServerMode = 'ok' | 'server_error' | 'no_rotation' | 'invalid_client';
+export type TokenServerMode = 'ok' | 'server_error' | 'no_rotation' | 'invalid_client' | 'dpop_token';
 
 /**
  * A minimal RFC 6749 token endpoint on 127.0.0.1 for the refresh grant: it rotates refresh
@@ -55,7 +55,7 @@ export async function startTokenServer(): Promise<TokenServer> {
     if (!valid.has(presented)) return answer(res, 400, { error: 'invalid_grant' });
     const body: Record<string, unknown> = {
       access_token: token('at'),
-      token_type: 'Bearer',
+      token_type: state.mode === 'dpop_token' ? 'DPoP' : 'Bearer',
       expires_in: 3600,
       scope: 'read write',
     };

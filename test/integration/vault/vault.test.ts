@@ -356,6 +356,17 @@ describe('vault refresh', () => {
     expect(await rawItem(key)).toMatchObject({ refreshError: 'reauthorization_required' });
   });
 
+  // Regression (issue 9): connect refused non-Bearer tokens but a refresh stored them.
+  it('refuses a refresh answer with a non-Bearer token type, like connect, and keeps nothing of it', async () => {
+    const v = vault();
+    const key = newKey();
+    await v.put(key, tokens({ expiresAt: clock.t - 1 }));
+    server.mode = 'dpop_token';
+    expect(await v.get(key)).toEqual({ ok: false, code: 'reauthorization_required' });
+    expect(await rawItem(key)).toMatchObject({ refreshError: 'reauthorization_required' });
+    server.mode = 'ok';
+  });
+
   it('never sends a refresh over plain http unless the item opted in', async () => {
     const v = vault();
     const key = newKey();
