@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import {
   BasePathMapping,
   DomainName,
@@ -54,6 +54,9 @@ export interface RouteDomainProps {
  * route host as SNI and Host; API Gateway matches the custom domain (hence the regional
  * certificate) and the functions see which route a request is for.
  */
+/** The HTTP error codes CloudFront's custom error responses accept. */
+const ERROR_CODES_NOT_CACHED = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
+
 export class RouteDomain extends Construct {
   public readonly regionalCertificate: Certificate;
   public readonly domainName: DomainName;
@@ -123,6 +126,10 @@ export class RouteDomain extends Construct {
         compress: false,
       },
       additionalBehaviors: Object.fromEntries(props.cachedPaths.map((path) => [path, cached])),
+      // CloudFront keeps an error answer 10 s by default, also on the uncached behaviour: one
+      // person's 401, 404 or 502 must not be served to the next request. Every error code CloudFront
+      // lets one configure, not cached at all.
+      errorResponses: ERROR_CODES_NOT_CACHED.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(0) })),
     });
     this.acknowledgeDistributionFindings(host);
 

@@ -155,6 +155,19 @@ describe.each(HOSTS)('route %s', (host) => {
     });
   });
 
+  // Regression (issue 9 item 6): CloudFront cached API Gateway's and the functions' error answers
+  // for its default 10 s, also on the uncached behaviour.
+  it('caches no error answer: every configurable error code has an error caching TTL of 0', () => {
+    const { properties } = routeResource('gateway', host, 'AWS::CloudFront::Distribution');
+    const config = properties.DistributionConfig as { CustomErrorResponses: Record<string, unknown>[] };
+    expect(config.CustomErrorResponses).toEqual(
+      [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504].map((ErrorCode) => ({
+        ErrorCode,
+        ErrorCachingMinTTL: 0,
+      })),
+    );
+  });
+
   it.each([
     ['A', 'AWS::Route53::RecordSet'],
     ['AAAA', 'AWS::Route53::RecordSet'],
