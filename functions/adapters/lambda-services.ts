@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createKmsSigner } from '../core/authorization/signer.ts';
 import { authorizationSettingsSchema } from '../core/config/schema.ts';
 import { createKmsCipher } from '../core/vault/kms-cipher.ts';
+import { AWS_CLIENT_SETTINGS } from './aws-clients.ts';
 import { lambdaSettings } from './lambda-env.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -27,14 +28,14 @@ export async function lambdaServices(
   const keyId = env.MCP_EDGE_KMS_KEY_ARN;
   if (!tableName || !keyId) throw new Error('MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN must be set');
   const idp = env.MCP_EDGE_IDP ? idpSchema.parse(JSON.parse(env.MCP_EDGE_IDP)) : undefined;
-  const kms = new KMSClient({});
+  const kms = new KMSClient(AWS_CLIENT_SETTINGS);
   const signingKey = env.MCP_EDGE_SIGNING_KEY_ARN;
   // The trust policy, pre-registered clients and token lifetimes, checked with the config schema.
   const authorization = env.MCP_EDGE_AUTHORIZATION
     ? authorizationSettingsSchema.parse(JSON.parse(env.MCP_EDGE_AUTHORIZATION))
     : undefined;
 
-  const secretsManager = new SecretsManagerClient({});
+  const secretsManager = new SecretsManagerClient(AWS_CLIENT_SETTINGS);
   const secretCache = new Map<string, Promise<string>>();
   const fromSecretsManager = (arn: string) => {
     let value = secretCache.get(arn);
@@ -51,7 +52,7 @@ export async function lambdaServices(
 
   const services = createServices({
     routes,
-    dynamo: new DynamoDBClient({}),
+    dynamo: new DynamoDBClient(AWS_CLIENT_SETTINGS),
     tableName,
     cipher: createKmsCipher({ kms, keyId }),
     ...(signingKey ? { signer: createKmsSigner({ kms, keyId: signingKey }) } : {}),

@@ -8,6 +8,7 @@ import type { RouteConfig } from '../core/config/schema.ts';
 import type { McpProxyDeps } from '../core/proxy/mcp-endpoint.ts';
 import { RouteTable } from '../core/routes.ts';
 import { createKmsCipher } from '../core/vault/kms-cipher.ts';
+import { AWS_CLIENT_SETTINGS } from './aws-clients.ts';
 import { createProxyServices } from './proxy-services.ts';
 import { createVaultServices } from './vault-services.ts';
 
@@ -50,15 +51,15 @@ export async function proxyLambdaServices(
   const originSecret = required(env, 'MCP_EDGE_ORIGIN_VERIFY');
   const routes = new RouteTable(routesFrom(env));
   const tableName = required(env, 'MCP_EDGE_TABLE');
-  const kms = new KMSClient({});
-  const secretsManager = new SecretsManagerClient({});
+  const kms = new KMSClient(AWS_CLIENT_SETTINGS);
+  const secretsManager = new SecretsManagerClient(AWS_CLIENT_SETTINGS);
   const secretValue = async (arn: string) => {
     const out = await secretsManager.send(new GetSecretValueCommand({ SecretId: arn }));
     if (!out.SecretString) throw new Error('the secret is empty');
     return out.SecretString;
   };
   const configured = new Map<string, Promise<string>>();
-  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(AWS_CLIENT_SETTINGS), {
     marshallOptions: { removeUndefinedValues: true },
   });
   const { vault } = createVaultServices({
