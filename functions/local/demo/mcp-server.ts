@@ -17,7 +17,13 @@ export interface DemoMcpServerOptions {
   readonly scope: string;
 }
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+/** A JSON answer that is never cached (the demo parties' and the tests' upstreams). */
+export function json(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
 }
@@ -133,25 +139,40 @@ export function createBearerCheck(
  * (MCP SDK v1, stateless: a server and transport per request) for requests with a valid bearer
  * JWT (see {@link createBearerCheck}).
  */
-export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
+/**
+ * Answers every request that is not for the MCP endpoint itself: the RFC 9728 metadata (GET/HEAD,
+ * else 405) and 404 for any other path. Returns false, having answered nothing, for the MCP path.
+ * Shared by the demo server and the tests' upstreams.
+ */
+export function answerOutsideMcpPath(
+  options: DemoMcpServerOptions,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   const resource = new URL(options.resource);
   const metadata = resourceMetadata(options);
-  const authenticate = createBearerCheck(options);
-
-  return async (req, res) => {
+  return (req, res) => {
     const path = new URL(req.url ?? '/', resource.origin).pathname;
     if (metadata.paths.has(path)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
-        return;
+      } else {
+        json(res, 200, metadata.document, { 'access-control-allow-origin': '*' });
       }
-      json(res, 200, metadata.document, { 'access-control-allow-origin': '*' });
-      return;
+      return true;
     }
     if (path !== resource.pathname) {
       json(res, 404, { error: 'not_found' });
-      return;
+      return true;
     }
+    return false;
+  };
+}
+
+export function demoMcpHandler(options: DemoMcpServerOptions): RequestHandler {
+  const outside = answerOutsideMcpPath(options);
+  const authenticate = createBearerCheck(options);
+
+  return async (req, res) => {
+    if (outside(req, res)) return;
     const authenticated = await authenticate(req);
     if (!authenticated.ok) {
       const { status, error } = authenticated;

@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler } from '../../../functions/local/demo/https-listener.ts';
 import {
+  answerOutsideMcpPath,
   createBearerCheck,
   type DemoMcpServerOptions,
-  resourceMetadata,
+  json,
 } from '../../../functions/local/demo/mcp-server.ts';
 
 /** Epoch milliseconds with sub-millisecond precision; one clock for upstream, proxies and client. */
@@ -21,18 +22,13 @@ export const STREAM_TOOL = 'stream';
  * (`params.sentAt`) and the final result the time the upstream finished (`result.finishedAt`).
  */
 export function benchUpstream(options: DemoMcpServerOptions): RequestHandler {
-  const resource = new URL(options.resource);
-  const metadata = resourceMetadata(options);
+  const outside = answerOutsideMcpPath(options);
   const check = createBearerCheck(options);
 
   return async (req, res) => {
-    const path = new URL(req.url ?? '/', resource.origin).pathname;
-    if (metadata.paths.has(path)) {
-      json(res, 200, metadata.document);
-      return;
-    }
-    if (path !== resource.pathname || req.method !== 'POST') {
-      json(res, 404, { error: 'not_found' });
+    if (outside(req, res)) return;
+    if (req.method !== 'POST') {
+      json(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
       return;
     }
     const body = await readBody(req);
@@ -55,11 +51,6 @@ export function benchUpstream(options: DemoMcpServerOptions): RequestHandler {
       result: { content: [{ type: 'text', text: 'ok' }] },
     });
   };
-}
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

@@ -5,6 +5,7 @@ import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler } from '../../../functions/local/demo/https-listener.ts';
 import {
+  answerOutsideMcpPath,
   createBearerCheck,
   type DemoMcpServerOptions,
   resourceMetadata,
@@ -117,22 +118,13 @@ export function scriptedUpstream(): ScriptedUpstream {
   let port: number | undefined;
 
   const mcp = (options: DemoMcpServerOptions): RequestHandler => {
-    const resource = new URL(options.resource);
-    port = Number(resource.port);
-    const metadata = resourceMetadata(options);
+    port = Number(new URL(options.resource).port);
+    const outside = answerOutsideMcpPath(options);
     const check = createBearerCheck(options);
 
     return async (req, res) => {
       server ??= (req.socket as unknown as { server?: Server }).server;
-      const path = new URL(req.url ?? '/', resource.origin).pathname;
-      if (metadata.paths.has(path)) {
-        writeJson(res, 200, metadata.document);
-        return;
-      }
-      if (path !== resource.pathname) {
-        writeJson(res, 404, { error: 'not_found' });
-        return;
-      }
+      if (outside(req, res)) return;
       const body = await readBody(req);
       const request = record(requests, req, res, body);
       const checked = await check(req);

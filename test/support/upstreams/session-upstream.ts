@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
@@ -11,9 +11,10 @@ import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import type { RequestHandler } from '../../../functions/local/demo/https-listener.ts';
 import {
+  answerOutsideMcpPath,
   createBearerCheck,
   type DemoMcpServerOptions,
-  resourceMetadata,
+  json,
 } from '../../../functions/local/demo/mcp-server.ts';
 
 /** One HTTP request that reached the upstream's MCP endpoint, as the upstream saw it. */
@@ -201,11 +202,6 @@ function createServer(): McpServer {
   return server;
 }
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
-}
-
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -244,8 +240,7 @@ export function sessionUpstream(
   recorder: SessionRecorder,
 ): (options: DemoMcpServerOptions) => RequestHandler {
   return (options) => {
-    const resource = new URL(options.resource);
-    const metadata = resourceMetadata(options);
+    const outside = answerOutsideMcpPath(options);
     const authenticate = createBearerCheck(options);
     /** When each connection last finished an answer (its idle time starts there). */
     const lastAnswer = new WeakMap<Socket, number>();
@@ -265,19 +260,7 @@ export function sessionUpstream(
         return;
       }
       res.on('finish', () => lastAnswer.set(socket, Date.now()));
-      const path = new URL(req.url ?? '/', resource.origin).pathname;
-      if (metadata.paths.has(path)) {
-        if (req.method !== 'GET' && req.method !== 'HEAD') {
-          json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
-          return;
-        }
-        json(res, 200, metadata.document, { 'access-control-allow-origin': '*' });
-        return;
-      }
-      if (path !== resource.pathname) {
-        json(res, 404, { error: 'not_found' });
-        return;
-      }
+      if (outside(req, res)) return;
 
       const body = req.method === 'POST' ? await readBody(req) : undefined;
       const message = (typeof body === 'object' && body !== null ? body : {}) as {

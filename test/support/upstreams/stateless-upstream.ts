@@ -9,9 +9,10 @@ import {
 import { z } from 'zod';
 import type { RequestHandler } from '../../../functions/local/demo/https-listener.ts';
 import {
+  answerOutsideMcpPath,
   createBearerCheck,
   type DemoMcpServerOptions,
-  resourceMetadata,
+  json,
 } from '../../../functions/local/demo/mcp-server.ts';
 
 /**
@@ -23,11 +24,6 @@ import {
 
 /** Serves one authenticated MCP request (the bearer was checked; `auth` is what it said). */
 export type AuthenticatedFetch = (request: Request, auth: AuthInfo) => Promise<Response>;
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
-}
 
 /** A Node request as a web `Request` (body read in full; aborted when the caller goes away). */
 export async function toWebRequest(
@@ -84,23 +80,15 @@ export function protectedMcpHandler(
   options: DemoMcpServerOptions,
   serve: AuthenticatedFetch,
 ): RequestHandler {
-  const resource = new URL(options.resource);
-  const metadata = resourceMetadata(options);
+  const outside = answerOutsideMcpPath(options);
   const authenticate = createBearerCheck(options);
   return async (req, res) => {
-    const path = new URL(req.url ?? '/', resource.origin).pathname;
-    if (metadata.paths.has(path)) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        return json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
-      }
-      return json(res, 200, metadata.document, { 'access-control-allow-origin': '*' });
-    }
-    if (path !== resource.pathname) return json(res, 404, { error: 'not_found' });
+    if (outside(req, res)) return;
     const checked = await authenticate(req);
     if (!checked.ok) {
       return json(res, checked.status, { error: checked.error }, { 'www-authenticate': checked.challenge });
     }
-    const request = await toWebRequest(req, res, resource.origin);
+    const request = await toWebRequest(req, res, new URL(options.resource).origin);
     await writeWebResponse(res, await serve(request, checked.auth));
   };
 }
