@@ -18,7 +18,7 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
 export function eventToRequest(event: APIGatewayProxyEvent, signal?: AbortSignal): Request {
   const host = event.requestContext?.domainName || header(event, 'host');
   if (!host || !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) {
-    throw new HttpError(400, 'invalid_request', 'The request has no valid Host.');
+    throw new HttpError('invalid_host');
   }
   const query = new URLSearchParams();
   for (const [key, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) {
@@ -33,7 +33,7 @@ export function eventToRequest(event: APIGatewayProxyEvent, signal?: AbortSignal
   try {
     url = new URL(`https://${host}${event.path.startsWith('/') ? '' : '/'}${event.path}`);
   } catch {
-    throw new HttpError(400, 'invalid_request', 'The request path is not valid.');
+    throw new HttpError('invalid_path');
   }
   url.search = query.toString();
 

@@ -26,11 +26,7 @@ export function cameThroughCloudFront(event: APIGatewayProxyEvent, secret: strin
 
 /** The answer to a request that bypassed CloudFront. */
 export function bypassRefusal(): Response {
-  return new HttpError(
-    403,
-    'forbidden',
-    'Requests must come through the gateway’s CloudFront distribution.',
-  ).toResponse();
+  return new HttpError('origin_unverified').toResponse();
 }
 
 /**

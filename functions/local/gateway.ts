@@ -120,10 +120,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
           const path = new URL(req.url ?? '/', 'https://local.invalid').pathname;
           const endpoint = findEndpoint(path, route.mcpPath);
           if (!endpoint) {
-            writeResult(
-              res,
-              await errorResult(new HttpError(404, 'not_found', 'Nothing is served at this path.')),
-            );
+            writeResult(res, await errorResult(new HttpError('not_found')));
             return;
           }
           const event = await nodeRequestToEvent(req);
@@ -132,10 +129,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
           if (handler.streaming) await handler.handle(event, res, context);
           else writeResult(res, await handler.handle(event, context));
         } catch (error) {
-          const answer =
-            error instanceof BodyTooLargeError
-              ? new HttpError(413, 'request_too_large', 'The request body is too large.')
-              : error;
+          const answer = error instanceof BodyTooLargeError ? new HttpError('request_too_large') : error;
           if (!res.headersSent) writeResult(res, await errorResult(answer));
           else res.destroy();
         }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { OAuthRefusalCode, RefusalCode } from '../refusals.ts';
 import type { Route } from '../routes.ts';
 import { type ClientResolver, type McpClient, matchRedirectUri } from './clients.ts';
 
@@ -30,16 +31,18 @@ export const REQUEST_PARAMETERS = [
 
 export type AuthorizeOutcome =
   | { readonly ok: true; readonly request: AuthorizationRequest }
-  /** Shown to the person as a page: the client or its redirect URI cannot be trusted with a redirect. */
-  | { readonly ok: false; readonly page: true; readonly code: string; readonly message: string }
-  /** Sent back to the client's redirect URI (RFC 6749 §4.1.2.1). */
+  /**
+   * Shown to the person as a page: the client or its redirect URI cannot be trusted with a
+   * redirect. `detail` is a rule or parameter name (never the request's text).
+   */
+  | { readonly ok: false; readonly page: true; readonly code: RefusalCode; readonly detail?: string }
+  /** Sent back to the client's redirect URI (RFC 6749 §4.1.2.1) as the refusal's OAuth error. */
   | {
       readonly ok: false;
       readonly page: false;
       readonly redirectUri: string;
       readonly state?: string;
-      readonly error: string;
-      readonly description: string;
+      readonly code: OAuthRefusalCode;
     };
 
 const MAX_PARAMETER = 2048;
@@ -57,25 +60,15 @@ export async function validateAuthorizationRequest(
 ): Promise<AuthorizeOutcome> {
   for (const name of REQUEST_PARAMETERS) {
     const values = params.getAll(name);
-    if (values.length > 1) {
-      return {
-        ok: false,
-        page: true,
-        code: 'invalid_request',
-        message: `The parameter "${name}" appears more than once.`,
-      };
-    }
+    if (values.length > 1) return { ok: false, page: true, code: 'parameter_repeated', detail: name };
     if ((values[0]?.length ?? 0) > MAX_PARAMETER) {
-      return {
-        ok: false,
-        page: true,
-        code: 'invalid_request',
-        message: `The parameter "${name}" is too long.`,
-      };
+      return { ok: false, page: true, code: 'parameter_too_long', detail: name };
     }
   }
   const found = await resolveClient(params.get('client_id'), route.origin);
-  if (!found.ok) return { ok: false, page: true, code: found.code, message: found.message };
+  if (!found.ok) {
+    return { ok: false, page: true, code: found.code, ...(found.rule ? { detail: found.rule } : {}) };
+  }
   const client = found.client;
 
   const asked = params.get('redirect_uri');
@@ -83,49 +76,25 @@ export async function validateAuthorizationRequest(
   if (asked) redirectUri = matchRedirectUri(client, asked);
   else if (client.redirectUris.length === 1) redirectUri = client.redirectUris[0];
   if (!redirectUri) {
-    return {
-      ok: false,
-      page: true,
-      code: 'invalid_redirect_uri',
-      message: asked
-        ? 'The redirect_uri is not one the client registered.'
-        : 'The request names no redirect_uri and the client has several.',
-    };
+    return { ok: false, page: true, code: asked ? 'redirect_uri_unregistered' : 'redirect_uri_missing' };
   }
 
   const state = params.get('state') ?? undefined;
-  const back = (error: string, description: string): AuthorizeOutcome =>
+  const back = (code: OAuthRefusalCode): AuthorizeOutcome =>
     client.trustedRedirects
-      ? redirectError(error, description)
+      ? { ok: false, page: false, redirectUri: redirectUri!, ...(state === undefined ? {} : { state }), code }
       : // A self-registered or unlisted client's redirect URI is the requester's own choice: an
         // error sent there unprompted would make this gateway an open redirector.
-        { ok: false, page: true, code: error, message: description };
-  const redirectError = (error: string, description: string): AuthorizeOutcome => ({
-    ok: false,
-    page: false,
-    redirectUri: redirectUri!,
-    ...(state === undefined ? {} : { state }),
-    error,
-    description,
-  });
+        { ok: false, page: true, code };
 
-  if (params.get('response_type') !== 'code') {
-    return back('unsupported_response_type', 'Only response_type=code is supported.');
-  }
+  if (params.get('response_type') !== 'code') return back('response_type_unsupported');
   const challenge = params.get('code_challenge');
-  if (!challenge) return back('invalid_request', 'PKCE is required: send code_challenge with method S256.');
-  if (params.get('code_challenge_method') !== 'S256') {
-    return back('invalid_request', 'code_challenge_method must be S256 ("plain" is not accepted).');
-  }
-  if (!S256_CHALLENGE.test(challenge)) {
-    return back('invalid_request', 'code_challenge is not an S256 challenge (43 base64url characters).');
-  }
+  if (!challenge) return back('pkce_required');
+  if (params.get('code_challenge_method') !== 'S256') return back('pkce_method_unsupported');
+  if (!S256_CHALLENGE.test(challenge)) return back('pkce_challenge_invalid');
   const resource = params.get('resource');
-  if (resource !== null && resource !== route.resource) {
-    return back('invalid_target', `This authorization server issues tokens for ${route.resource} only.`);
-  }
+  if (resource !== null && resource !== route.resource) return back('resource_invalid');
   const scope = grantedScope(params.get('scope'));
-  if (!scope) return back('invalid_scope', `This gateway grants the scope "${GATEWAY_SCOPE}" only.`);
   return {
     ok: true,
     request: {
@@ -145,7 +114,7 @@ export async function validateAuthorizationRequest(
  * an upstream's own scopes that a client copied) are ignored, as RFC 6749 §3.3 allows; a request
  * made only of scopes the gateway never grants is still answered with `mcp`.
  */
-export function grantedScope(_requested: string | null): string | undefined {
+export function grantedScope(_requested: string | null): string {
   return GATEWAY_SCOPE;
 }
 

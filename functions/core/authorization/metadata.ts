@@ -1,3 +1,4 @@
+import { REFUSAL_HEADER } from '../refusals.ts';
 import type { Route } from '../routes.ts';
 import { SCOPES_SUPPORTED } from './scopes.ts';
 
@@ -41,7 +42,7 @@ export function authorizationServerMetadata(route: Route, options: { dynamicRegi
 /** CORS for endpoints browser-based clients (the MCP Inspector) call: any origin, never credentials. */
 export const PUBLIC_CORS = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'www-authenticate',
+  'access-control-expose-headers': `www-authenticate, ${REFUSAL_HEADER}`,
 } as const;
 
 /** The answer to a CORS preflight on a public endpoint. */

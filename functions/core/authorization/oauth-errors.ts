@@ -1,19 +1,29 @@
 import { readLimited } from '../http/body.ts';
 import { jsonResponse } from '../http/errors.ts';
+import { type OAuthRefusalCode, REFUSAL_HEADER, REFUSALS, refusalMessage } from '../refusals.ts';
 import { PUBLIC_CORS } from './metadata.ts';
 
 export { readLimited };
 
 /**
  * RFC 6749 §5.2 error answers of the token, registration and revocation endpoints: JSON,
- * `Cache-Control: no-store`, CORS for browser clients. `challenge` is the `WWW-Authenticate` value
- * for a client that authenticated with the `Authorization` header: §5.2 wants 401 with a challenge
- * in the scheme it used.
+ * `Cache-Control: no-store`, CORS for browser clients. `error` is the RFC code the catalogue gives
+ * the refusal; the gateway's own code is in the `x-mcp-edge-refusal` header. `challenge` is the
+ * `WWW-Authenticate` value for a client that authenticated with the `Authorization` header: §5.2
+ * wants 401 with a challenge in the scheme it used.
  */
-export function oauthError(status: number, error: string, description: string, challenge?: string): Response {
-  const headers: Record<string, string> = { ...PUBLIC_CORS, pragma: 'no-cache' };
-  if (challenge) headers['www-authenticate'] = challenge;
-  return jsonResponse(status, { error, error_description: description }, headers);
+export function oauthError(
+  code: OAuthRefusalCode,
+  options: { challenge?: string; detail?: string } = {},
+): Response {
+  const { status, oauth } = REFUSALS[code];
+  const headers: Record<string, string> = { ...PUBLIC_CORS, pragma: 'no-cache', [REFUSAL_HEADER]: code };
+  if (options.challenge) headers['www-authenticate'] = options.challenge;
+  return jsonResponse(
+    status,
+    { error: oauth, error_description: refusalMessage(code, options.detail) },
+    headers,
+  );
 }
 
 /** A successful token-endpoint-style JSON answer (never cached). */
@@ -30,28 +40,17 @@ export async function readOAuthForm(
   if (!type.startsWith('application/x-www-form-urlencoded')) {
     return {
       ok: false,
-      response: oauthError(
-        400,
-        'invalid_request',
-        'Send the parameters as application/x-www-form-urlencoded.',
-      ),
+      response: oauthError('form_not_urlencoded'),
     };
   }
   const bytes = await readLimited(request, maxBytes);
-  if (!bytes)
-    return { ok: false, response: oauthError(413, 'invalid_request', 'The request body is too large.') };
+  if (!bytes) return { ok: false, response: oauthError('request_too_large') };
   const form = new URLSearchParams(new TextDecoder().decode(bytes));
   const seen = new Set<string>();
   for (const key of form.keys()) {
     if (seen.has(key)) {
-      return {
-        ok: false,
-        response: oauthError(
-          400,
-          'invalid_request',
-          `The parameter "${key.slice(0, 40)}" appears more than once.`,
-        ),
-      };
+      // The name is not repeated back: it is the request's own text.
+      return { ok: false, response: oauthError('parameter_repeated') };
     }
     seen.add(key);
   }

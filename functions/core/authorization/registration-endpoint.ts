@@ -57,35 +57,33 @@ export async function registrationEndpoint(
   route: Route,
 ): Promise<Response> {
   if (!deps.enabled) {
-    return oauthError(
-      403,
-      'access_denied',
-      'Dynamic client registration is turned off on this gateway; use a Client ID Metadata Document.',
-    );
+    return oauthError('registration_disabled');
   }
   const type = (request.headers.get('content-type') ?? '').toLowerCase();
   if (!type.startsWith('application/json')) {
-    return oauthError(400, 'invalid_client_metadata', 'Send the client metadata as application/json.');
+    return oauthError('client_metadata_not_json');
   }
   const bytes = await readLimited(request, 16_384);
-  if (!bytes) return oauthError(413, 'invalid_client_metadata', 'The client metadata is too large.');
+  if (!bytes) return oauthError('request_too_large');
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    return oauthError(400, 'invalid_client_metadata', 'The body is not JSON.');
+    return oauthError('client_metadata_not_json');
   }
   const parsed = registrationSchema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || '(body)';
-    const code = issue.path[0] === 'redirect_uris' ? 'invalid_redirect_uri' : 'invalid_client_metadata';
-    return oauthError(400, code, `${field}: ${issue.message}`);
+    // The field's path is the detail (schema keys and indexes); the values sent are not repeated.
+    const path = parsed.error.issues[0]!.path;
+    const field = path.join('.') || undefined;
+    return oauthError(path[0] === 'redirect_uris' ? 'redirect_uri_invalid' : 'client_metadata_invalid', {
+      ...(field ? { detail: field } : {}),
+    });
   }
   const meta = parsed.data;
   const grantTypes = meta.grant_types ?? ['authorization_code'];
   if (!grantTypes.includes('authorization_code')) {
-    return oauthError(400, 'invalid_client_metadata', 'grant_types must include authorization_code.');
+    return oauthError('client_metadata_invalid', { detail: 'grant_types' });
   }
   const client = await deps.clients.register({
     route: route.origin,

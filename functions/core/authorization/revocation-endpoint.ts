@@ -19,9 +19,8 @@ export async function revocationEndpoint(
   const { form } = read;
   const token = form.get('token');
   const clientId = form.get('client_id');
-  if (!token) return oauthError(400, 'invalid_request', 'token is required.');
-  if (!clientId)
-    return oauthError(400, 'invalid_request', 'client_id is required (public clients identify themselves).');
+  if (!token) return oauthError('token_parameter_missing');
+  if (!clientId) return oauthError('client_id_missing');
   const presented = { clientId, route: route.origin };
   const grant = await deps.grants.grantOfRefreshToken(token, presented);
   if (grant) {

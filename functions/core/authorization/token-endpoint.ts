@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Route } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
 import { GrantRevokedError, type GrantStore } from '../store/grants.ts';
+import { telemetryOf } from '../telemetry.ts';
 import { mintAccessToken } from './access-token.ts';
 import type { ClientResolver } from './clients.ts';
 import { oauthError, oauthJson, readOAuthForm } from './oauth-errors.ts';
@@ -38,12 +39,9 @@ function clientIdOf(
       const scheme = /^[A-Za-z][A-Za-z0-9_-]{0,19}(?=\s|$)/.exec(header.trim())?.[0] ?? 'Basic';
       return {
         ok: false,
-        response: oauthError(
-          401,
-          'invalid_client',
-          'This server accepts public clients only (token_endpoint_auth_method "none").',
-          `${scheme} realm="mcp-edge", error="invalid_client"`,
-        ),
+        response: oauthError('client_secret_refused', {
+          challenge: `${scheme} realm="mcp-edge", error="invalid_client"`,
+        }),
       };
     }
     try {
@@ -51,29 +49,19 @@ function clientIdOf(
     } catch {
       return {
         ok: false,
-        response: oauthError(400, 'invalid_request', 'The Basic credentials are not valid.'),
+        response: oauthError('basic_credentials_invalid'),
       };
     }
   }
   const fromBody = form.get('client_id') ?? undefined;
   if (form.has('client_secret')) {
-    return {
-      ok: false,
-      response: oauthError(
-        401,
-        'invalid_client',
-        'This server accepts public clients only (token_endpoint_auth_method "none").',
-      ),
-    };
+    return { ok: false, response: oauthError('client_secret_refused') };
   }
   if (fromBasic !== undefined && fromBody !== undefined && fromBasic !== fromBody) {
-    return {
-      ok: false,
-      response: oauthError(400, 'invalid_request', 'Two different client_id values were sent.'),
-    };
+    return { ok: false, response: oauthError('client_id_conflict') };
   }
   const clientId = fromBody ?? fromBasic;
-  if (!clientId) return { ok: false, response: oauthError(400, 'invalid_request', 'client_id is required.') };
+  if (!clientId) return { ok: false, response: oauthError('client_id_missing') };
   return { ok: true, clientId };
 }
 
@@ -93,10 +81,11 @@ export async function tokenEndpoint(
   if (!who.ok) return who.response;
   const resource = form.get('resource');
   if (resource !== null && resource !== route.resource) {
-    return oauthError(400, 'invalid_target', `Tokens here are for ${route.resource} only.`);
+    return oauthError('resource_invalid');
   }
   const found = await deps.resolveClient(who.clientId, route.origin);
-  if (!found.ok) return oauthError(401, 'invalid_client', found.message);
+  // The resolver's own code (client_blocked, client_document_invalid, …) says why, as the detail.
+  if (!found.ok) return oauthError('client_invalid', { detail: found.code });
   const client = found.client;
 
   switch (form.get('grant_type')) {
@@ -104,9 +93,9 @@ export async function tokenEndpoint(
       const code = form.get('code');
       const redirectUri = form.get('redirect_uri');
       const verifier = form.get('code_verifier');
-      if (!code) return oauthError(400, 'invalid_request', 'code is required.');
+      if (!code) return oauthError('code_missing');
       if (!verifier || !VERIFIER.test(verifier)) {
-        return oauthError(400, 'invalid_grant', 'A valid code_verifier is required (PKCE).');
+        return oauthError('code_verifier_invalid');
       }
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       const redeemed = await deps.codes.redeem(
@@ -124,17 +113,9 @@ export async function tokenEndpoint(
         if (redeemed.reason === 'replayed') {
           // RFC 6749 §4.1.2: a code used twice revokes what it was first exchanged for.
           await deps.grants.revokeGrant(redeemed.grant);
-          return oauthError(
-            400,
-            'invalid_grant',
-            'This code was already used; the tokens issued for it are revoked.',
-          );
+          return oauthError('code_replayed');
         }
-        return oauthError(
-          400,
-          'invalid_grant',
-          'The code is unknown, expired, or was issued to another client, redirect URI or verifier.',
-        );
+        return oauthError('code_invalid');
       }
       const grant = {
         userId: redeemed.code.userId,
@@ -149,35 +130,34 @@ export async function tokenEndpoint(
         refreshToken = await deps.grants.createGrant(grant);
       } catch (error) {
         if (!(error instanceof GrantRevokedError)) throw error;
-        return oauthError(400, 'invalid_grant', 'This code was used twice; the grant is revoked.');
+        return oauthError('code_replayed');
       }
-      return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined);
+      const telemetry = telemetryOf(request);
+      return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined, () =>
+        telemetry.tokenIssued('authorization_code'),
+      );
     }
     case 'refresh_token': {
-      if (!client.refreshTokens)
-        return oauthError(400, 'unauthorized_client', 'This client does not use refresh tokens.');
+      if (!client.refreshTokens) return oauthError('refresh_not_allowed');
       const token = form.get('refresh_token');
-      if (!token) return oauthError(400, 'invalid_request', 'refresh_token is required.');
+      if (!token) return oauthError('refresh_token_missing');
       const scope = form.get('scope');
       const rotated = await deps.grants.rotate(token, { clientId: client.clientId, route: route.origin });
       if (!rotated.ok) {
-        return oauthError(
-          400,
-          'invalid_grant',
-          rotated.reason === 'reused'
-            ? 'This refresh token was already used; the grant is revoked. Authorize again.'
-            : 'The refresh token is unknown, expired, revoked, or belongs to another client.',
-        );
+        return oauthError(rotated.reason === 'reused' ? 'refresh_token_reused' : 'refresh_token_invalid');
       }
       if (scope !== null && !scope.split(' ').every((s) => rotated.grant.scope.split(' ').includes(s))) {
-        return oauthError(400, 'invalid_scope', 'A refresh cannot widen the granted scope.');
+        return oauthError('scope_widening');
       }
-      return issue(deps, route, rotated.grant, rotated.refreshToken);
+      const telemetry = telemetryOf(request);
+      return issue(deps, route, rotated.grant, rotated.refreshToken, () =>
+        telemetry.tokenIssued('refresh_token'),
+      );
     }
     case null:
-      return oauthError(400, 'invalid_request', 'grant_type is required.');
+      return oauthError('grant_type_missing');
     default:
-      return oauthError(400, 'unsupported_grant_type', 'Use authorization_code or refresh_token.');
+      return oauthError('grant_type_unsupported');
   }
 }
 
@@ -186,6 +166,7 @@ async function issue(
   route: Route,
   grant: { userId: string; clientId: string; grantId: string; scope: string },
   refreshToken: string | undefined,
+  issued: () => void,
 ): Promise<Response> {
   const { token } = await mintAccessToken(deps.signer, {
     route,
@@ -196,6 +177,7 @@ async function issue(
     ttlSeconds: deps.accessTokenTtlSeconds,
     now: deps.now(),
   });
+  issued();
   return oauthJson(200, {
     access_token: token,
     token_type: 'Bearer',

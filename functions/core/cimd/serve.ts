@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { HttpError, jsonResponse } from '../http/errors.ts';
+import { refusalJson } from '../http/errors.ts';
+import { REFUSAL_HEADER } from '../refusals.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import { generateCimd } from './generate.ts';
 
@@ -13,7 +14,7 @@ export const CIMD_CACHE_CONTROL = 'public, max-age=3600, s-maxage=86400';
 
 const corsHeaders = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'ETag, Cache-Control',
+  'access-control-expose-headers': `ETag, Cache-Control, ${REFUSAL_HEADER}`,
 } as const;
 
 interface Prepared {
@@ -65,7 +66,7 @@ export function createCimdResponder(table: RouteTable): (request: Request) => Re
     const route = table.forHost(host);
     const doc = route ? prepared.get(route.host.toLowerCase()) : undefined;
     if (!route || !doc) {
-      return new HttpError(404, 'unknown_route', 'No route is configured for this host.').toResponse();
+      return refusalJson('unknown_route', { headers: corsHeaders });
     }
     switch (request.method) {
       case 'OPTIONS':
@@ -89,14 +90,7 @@ export function createCimdResponder(table: RouteTable): (request: Request) => Re
           headers: doc.ok as [string, string][],
         });
       default:
-        return jsonResponse(
-          405,
-          {
-            error: 'method_not_allowed',
-            error_description: `Use ${ALLOW} for the client metadata document.`,
-          },
-          { allow: ALLOW, ...corsHeaders },
-        );
+        return refusalJson('method_not_allowed', { headers: { allow: ALLOW, ...corsHeaders } });
     }
   };
 }

@@ -1,7 +1,8 @@
 import * as oauth from 'oauth4webapi';
-import { chooseClient } from '../oauth/client-choice.ts';
+import { type ClientChoiceCode, chooseClient } from '../oauth/client-choice.ts';
+import { classifyOAuthFailure, knownOAuthError, oauthErrorCode } from '../oauth/failure.ts';
 import { fail, type OutboundFetch, type Result } from '../oauth/types.ts';
-import { discoverUpstream } from '../oauth/upstream-discovery.ts';
+import { type DiscoveryCode, discoverUpstream } from '../oauth/upstream-discovery.ts';
 import { withoutIdToken } from '../oauth/without-id-token.ts';
 import type { Route } from '../routes.ts';
 import type { DiscoveryCache } from '../store/discovery-cache.ts';
@@ -13,15 +14,19 @@ import type { Vault } from '../vault/vault.ts';
 /** The part of the vault the connect flow writes with. */
 export type VaultWriter = Pick<Vault, 'put'>;
 
+/** Why a connect did not start or finish: each a code of the refusal catalogue (functions/core/refusals.ts). */
 export type ConnectCode =
-  | 'discovery_failed'
-  | 'no_client_available'
-  | 'registration_failed'
+  | DiscoveryCode
+  | ClientChoiceCode
   | StateRefusal
-  | 'issuer_mismatch'
+  | 'authorization_issuer_mismatch'
   | 'authorization_denied'
   | 'authorization_response_invalid'
-  | 'token_exchange_failed';
+  | 'token_exchange_failed'
+  | 'upstream_token_type_unsupported';
+
+/** A refused connect: its code, a message for logs, and a detail people may see (an RFC error code). */
+type ConnectResult<T> = Result<T, ConnectCode> & { readonly detail?: string };
 
 export interface ConnectDeps {
   readonly states: StateStore;
@@ -80,14 +85,17 @@ export async function startConnect(
     /** Scopes an upstream asked for (`403 insufficient_scope`), added to the usual ones. */
     extraScopes?: readonly string[];
   },
-): Promise<Result<{ location: string; issuer: string }, ConnectCode> & { detail?: string }> {
+): Promise<ConnectResult<{ location: string; issuer: string }>> {
   const { route } = input;
   const fetch = withDeadline(deps.fetchFor(route), AbortSignal.timeout(deps.connectBudgetMs ?? 18_000));
   const upstream = await discover(deps, route, fetch);
-  if (!upstream.ok) return { ...fail('discovery_failed', upstream.message), detail: upstream.code };
+  if (!upstream.ok) return fail(upstream.code, upstream.message);
   const as = upstream.as;
   if (!as.authorization_endpoint || !as.token_endpoint) {
-    return fail('discovery_failed', `${as.issuer} does not publish authorization and token endpoints.`);
+    return fail(
+      'authorization_server_invalid',
+      `${as.issuer} does not publish authorization and token endpoints.`,
+    );
   }
   const client = await chooseClient({
     route,
@@ -145,7 +153,7 @@ export async function startConnect(
 export async function finishConnect(
   deps: ConnectDeps,
   input: { route: Route; userId: string; binding: string; callbackUrl: URL },
-): Promise<Result<{ returnTo: string; resume: StateResume; issuer: string }, ConnectCode>> {
+): Promise<ConnectResult<{ returnTo: string; resume: StateResume; issuer: string }>> {
   const { route, callbackUrl } = input;
   const consumed = await deps.states.consumeState(callbackUrl.searchParams.get('state'), {
     route: route.origin,
@@ -153,7 +161,7 @@ export async function finishConnect(
     binding: input.binding,
     now: deps.now?.(),
   });
-  if (!consumed.ok) return fail(consumed.code, refusalMessage(consumed.code));
+  if (!consumed.ok) return fail(consumed.code, 'the state was refused');
   const record = consumed.record;
 
   // The metadata validated when the flow started, from the record: the callback trusts nothing
@@ -171,36 +179,31 @@ export async function finishConnect(
     [oauth.allowInsecureRequests]: record.allowInsecureRequests === true,
   };
 
+  // RFC 9207 §2.4, checked here rather than told apart in oauth4webapi's error (whose `code` is the
+  // same for every invalid response): a present `iss` must be the issuer asked, and an issuer that
+  // advertises the parameter must send it.
+  const iss = callbackUrl.searchParams.getAll('iss');
+  if (
+    iss.length > 1 ||
+    (iss.length === 1 ? iss[0] !== as.issuer : as.authorization_response_iss_parameter_supported)
+  ) {
+    return fail('authorization_issuer_mismatch', 'the iss parameter is missing or names another issuer');
+  }
   let params: URLSearchParams;
   try {
     params = oauth.validateAuthResponse(as, client, callbackUrl, oauth.skipStateCheck);
   } catch (error) {
-    if (error instanceof oauth.AuthorizationResponseError) {
-      const code = error.error || 'access_denied';
-      return fail(
-        'authorization_denied',
-        `The upstream authorization server answered "${code.slice(0, 64)}".`,
-      );
+    const failure = classifyOAuthFailure(error);
+    if (failure.kind === 'authorization_error') {
+      return {
+        ...fail('authorization_denied', 'the upstream authorization server answered an error'),
+        detail: knownOAuthError(failure.error || 'access_denied'),
+      };
     }
-    const code = (error as { code?: string }).code;
-    if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || /iss/.test((error as Error).message)) {
-      return fail(
-        'issuer_mismatch',
-        'The answer came from a different authorization server than the one asked.',
-      );
-    }
-    return fail(
-      'authorization_response_invalid',
-      'The upstream authorization server’s answer was not valid.',
-    );
+    return fail('authorization_response_invalid', `the answer failed validation (${failure.kind})`);
   }
 
-  if (!params.get('code')) {
-    return fail(
-      'authorization_response_invalid',
-      'The upstream authorization server’s answer carries no code.',
-    );
-  }
+  if (!params.get('code')) return fail('authorization_response_invalid', 'the answer carries no code');
 
   let tokens: oauth.TokenEndpointResponse;
   try {
@@ -217,24 +220,20 @@ export async function finishConnect(
       requireIdToken: false,
     });
   } catch (error) {
-    // A dynamically registered client the server has since forgotten: drop our copy so the next
-    // connect registers again instead of failing forever.
-    if (
-      error instanceof oauth.ResponseBodyError &&
-      ['invalid_client', 'unauthorized_client'].includes(error.error)
-    ) {
+    const failure = classifyOAuthFailure(error);
+    const refused = oauthErrorCode(failure);
+    // A dynamically registered client the server has since forgotten (an error body, or a 401
+    // challenge naming it): drop our copy so the next connect registers again instead of failing forever.
+    if (refused === 'invalid_client' || refused === 'unauthorized_client') {
       await deps.registrations.forget(route.origin, record.issuer, record.clientId);
     }
-    return fail(
-      'token_exchange_failed',
-      'The upstream authorization server did not issue tokens for this code.',
-    );
+    return {
+      ...fail('token_exchange_failed', `the token request failed (${failure.kind})`),
+      ...(refused ? { detail: knownOAuthError(refused) } : {}),
+    };
   }
   if (tokens.token_type.toLowerCase() !== 'bearer') {
-    return fail(
-      'token_exchange_failed',
-      `The upstream issued a "${tokens.token_type}" token; only Bearer is supported.`,
-    );
+    return fail('upstream_token_type_unsupported', 'the upstream issued a non-Bearer token');
   }
   const now = deps.now?.() ?? Date.now();
   await deps.vault.put(
@@ -256,24 +255,4 @@ export async function finishConnect(
     },
   );
   return { ok: true, returnTo: record.returnTo, resume: record.resume, issuer: record.issuer };
-}
-
-function refusalMessage(code: ConnectCode): string {
-  switch (code) {
-    case 'state_missing':
-    case 'state_malformed':
-      return 'The answer from the authorization server carries no valid state.';
-    case 'state_unknown':
-      return 'This authorization answer is unknown or was already used.';
-    case 'state_expired':
-      return 'This authorization took too long; start again.';
-    case 'state_other_browser':
-      return 'This authorization was started in another browser.';
-    case 'state_other_user':
-      return 'This authorization was started by another user.';
-    case 'state_other_route':
-      return 'This authorization belongs to another route.';
-    default:
-      return 'The authorization could not be completed.';
-  }
 }

@@ -1,8 +1,9 @@
 import type { AccessTokenClaims } from '../authorization/access-token.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { jsonResponse } from '../http/errors.ts';
+import { REFUSAL_HEADER } from '../refusals.ts';
 import type { Route } from '../routes.ts';
-import { MCP_CORS } from './inbound-auth.ts';
+import { challenge, MCP_CORS } from './inbound-auth.ts';
 import { type ClientMessage, jsonRpcError } from './jsonrpc.ts';
 import type { Sealer } from './sealed-values.ts';
 
@@ -68,7 +69,9 @@ function declaresUrlElicitation2026(message: ClientMessage): boolean {
  * a 2026-07-28 `tools/call`, `prompts/get` or `resources/read` whose `_meta` declares URL
  * elicitation gets an `input_required` result with the connect page and a sealed `requestState`;
  * a 2025-11-25 client that declared URL elicitation gets `-32042`; any other client gets
- * `401 invalid_token`, and its re-authorization chains the connect.
+ * `401 invalid_token`, and its re-authorization chains the connect. Each form names the refusal
+ * (`connect_required`, or `upstream_scope_insufficient`) in the `x-mcp-edge-refusal` header: the
+ * call was not forwarded, even when the JSON-RPC answer itself is a `200`.
  */
 export function connectRequired(
   context: ConnectContext,
@@ -78,6 +81,7 @@ export function connectRequired(
   scopes?: readonly string[],
 ): Response {
   const { route, claims, message, session } = context;
+  const code = reason === 'insufficient_scope' ? 'upstream_scope_insufficient' : 'connect_required';
   const url = connectUrl(route, claims.sub, scopes);
   const text =
     reason === 'insufficient_scope'
@@ -111,27 +115,27 @@ export function connectRequired(
           ),
         },
       },
-      MCP_CORS,
+      { ...MCP_CORS, [REFUSAL_HEADER]: code },
     );
   }
   if (message?.isRequest && session?.e) {
-    return jsonRpcError(200, message.id, URL_ELICITATION_REQUIRED, text, {
-      elicitations: [
-        {
-          mode: 'url',
-          elicitationId: sha256Base64url(`${claims.jti}\n${url}`).slice(0, 22),
-          url,
-          message: text,
-        },
-      ],
-    });
+    return jsonRpcError(
+      200,
+      message.id,
+      URL_ELICITATION_REQUIRED,
+      text,
+      {
+        elicitations: [
+          {
+            mode: 'url',
+            elicitationId: sha256Base64url(`${claims.jti}\n${url}`).slice(0, 22),
+            url,
+            message: text,
+          },
+        ],
+      },
+      { [REFUSAL_HEADER]: code },
+    );
   }
-  return jsonResponse(
-    401,
-    { error: 'invalid_token', error_description: text },
-    {
-      ...MCP_CORS,
-      'www-authenticate': `Bearer error="invalid_token", error_description="connect required", resource_metadata="${route.resourceMetadataUrl}"`,
-    },
-  );
+  return challenge(route, code);
 }

@@ -1,36 +1,42 @@
 import type { AccessTokenClaims, AccessTokenVerifier } from '../authorization/access-token.ts';
 import { GATEWAY_SCOPE } from '../authorization/scopes.ts';
 import { jsonResponse } from '../http/errors.ts';
+import { REFUSAL_HEADER, REFUSALS } from '../refusals.ts';
 import type { Route } from '../routes.ts';
 
 /** CORS for the MCP endpoint: browser clients (the Inspector) must read the challenge and session id. */
 export const MCP_CORS = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'www-authenticate, mcp-session-id, mcp-protocol-version',
+  'access-control-expose-headers': `www-authenticate, mcp-session-id, mcp-protocol-version, ${REFUSAL_HEADER}`,
 } as const;
+
+/** The MCP endpoint's `401` refusals; all but `token_missing` are RFC 6750 `invalid_token`. */
+export type ChallengeCode =
+  | 'token_missing'
+  | 'token_invalid'
+  | 'grant_revoked'
+  | 'connect_required'
+  | 'upstream_scope_insufficient';
 
 /**
  * The `401` an MCP client discovers the route's authorization server from (MCP authorization,
  * RFC 9728 §5.1): `WWW-Authenticate: Bearer resource_metadata="…"`, with `error="invalid_token"`
- * when a token was sent but refused. The refusal's detail is not sent (it would help a forger).
+ * when a token was sent but refused (RFC 6750 §3.1: no error code when none was sent). The body's
+ * `error` is the RFC code (the gateway's own code for a missing token, which has none), and the
+ * `x-mcp-edge-refusal` header names the refusal; why a token failed verification is not told (it
+ * would help a forger).
  */
-export function challenge(route: Route, error?: 'invalid_token'): Response {
+export function challenge(route: Route, code: ChallengeCode): Response {
+  const { oauth, message } = REFUSALS[code];
   const params = [
-    ...(error
-      ? [`error="${error}"`, 'error_description="The access token is not valid for this route."']
-      : []),
+    ...(oauth ? [`error="${oauth}"`, `error_description="${message}"`] : []),
     `resource_metadata="${route.resourceMetadataUrl}"`,
     `scope="${GATEWAY_SCOPE}"`,
   ];
   return jsonResponse(
     401,
-    {
-      error: error ?? 'unauthorized',
-      error_description: error
-        ? 'The access token is not valid for this route. Authorize again.'
-        : 'This MCP endpoint needs an access token from this gateway.',
-    },
-    { ...MCP_CORS, 'www-authenticate': `Bearer ${params.join(', ')}` },
+    { error: oauth ?? code, error_description: message },
+    { ...MCP_CORS, 'www-authenticate': `Bearer ${params.join(', ')}`, [REFUSAL_HEADER]: code },
   );
 }
 
@@ -79,8 +85,8 @@ export async function authenticate(
 ): Promise<InboundAuth> {
   const header = request.headers.get('authorization');
   const token = bearerToken(request);
-  if (!token) return { ok: false, response: challenge(route, header ? 'invalid_token' : undefined) };
+  if (!token) return { ok: false, response: challenge(route, header ? 'token_invalid' : 'token_missing') };
   const verified = await verify(token, route);
-  if (!verified.ok) return { ok: false, response: challenge(route, 'invalid_token') };
+  if (!verified.ok) return { ok: false, response: challenge(route, 'token_invalid') };
   return { ok: true, claims: verified.claims };
 }

@@ -1,4 +1,5 @@
 import { jsonResponse } from '../http/errors.ts';
+import { type JsonRpcRefusalCode, REFUSAL_HEADER, REFUSALS } from '../refusals.ts';
 import { MCP_CORS } from './inbound-auth.ts';
 
 /** A JSON-RPC id as the client sent it (echoed in errors), or null when unknown. */
@@ -23,13 +24,10 @@ export function parseClientMessage(bytes: Uint8Array): ParsedBody {
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
-    return { ok: false, response: jsonRpcError(400, null, -32700, 'The body is not JSON.') };
+    return { ok: false, response: jsonRpcRefusal('body_not_json', null) };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return {
-      ok: false,
-      response: jsonRpcError(400, null, -32600, 'Send one JSON-RPC message per request (no batches).'),
-    };
+    return { ok: false, response: jsonRpcRefusal('jsonrpc_invalid', null) };
   }
   const message = value as Record<string, unknown>;
   const rawId = message.id;
@@ -64,4 +62,17 @@ export function jsonRpcError(
     { jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } },
     { ...MCP_CORS, ...headers },
   );
+}
+
+/**
+ * A refusal of the catalogue as a JSON-RPC error: its status, JSON-RPC code and message, the
+ * request id echoed, the gateway's code in `error.data.error` and the `x-mcp-edge-refusal` header.
+ */
+export function jsonRpcRefusal(
+  code: JsonRpcRefusalCode,
+  id: JsonRpcId,
+  data: Record<string, unknown> = {},
+): Response {
+  const { status, jsonrpc, message } = REFUSALS[code];
+  return jsonRpcError(status, id, jsonrpc!, message, { error: code, ...data }, { [REFUSAL_HEADER]: code });
 }

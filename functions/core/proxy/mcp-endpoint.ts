@@ -3,12 +3,13 @@ import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
 import { bearerChallengeParams } from '../oauth/www-authenticate.ts';
 import type { Route, RouteTable } from '../routes.ts';
+import { telemetryOf } from '../telemetry.ts';
 import { routeOf } from '../web/request-context.ts';
 import { type ConnectContext, connectRequired } from './connect-required.ts';
 import type { GrantChecks } from './grant-checks.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { authenticate, challenge, MCP_CORS } from './inbound-auth.ts';
-import { type ClientMessage, jsonRpcError, parseClientMessage } from './jsonrpc.ts';
+import { type ClientMessage, jsonRpcRefusal, parseClientMessage } from './jsonrpc.ts';
 import { checkMethodHeaders } from './method-headers.ts';
 import { withoutGatewayRetryState } from './request-state.ts';
 import type { Sealer } from './sealed-values.ts';
@@ -70,17 +71,16 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
   return async (request) => {
     const url = new URL(request.url);
     const route = routeOf(deps.routes, url);
-    if (url.pathname !== route.mcpPath)
-      throw new HttpError(404, 'not_found', 'Nothing is served at this path.');
+    if (url.pathname !== route.mcpPath) throw new HttpError('not_found');
     if (request.method === 'OPTIONS') return preflight();
     if (!['POST', 'GET', 'DELETE'].includes(request.method)) {
-      throw new HttpError(405, 'method_not_allowed', `Use ${METHODS}.`, { allow: METHODS });
+      throw new HttpError('method_not_allowed', { headers: { allow: METHODS } });
     }
 
     const auth = await authenticate(deps.verify, request, route);
     if (!auth.ok) return auth.response;
     const { claims } = auth;
-    if (!(await deps.grantAlive(route.origin, claims))) return challenge(route, 'invalid_token');
+    if (!(await deps.grantAlive(route.origin, claims))) return challenge(route, 'grant_revoked');
     const bound = { route: route.origin, user: claims.sub };
     const now = deps.now ?? Date.now;
 
@@ -88,28 +88,14 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
     let message: ClientMessage | undefined;
     if (request.method === 'POST') {
       body = await readLimited(request, limits.maxBodyBytes);
-      if (!body) {
-        return jsonRpcError(
-          413,
-          null,
-          -32600,
-          `The request body is larger than ${limits.maxBodyBytes} bytes.`,
-        );
-      }
+      if (!body) return jsonRpcRefusal('request_too_large', null, { maxBytes: limits.maxBodyBytes });
       const parsed = parseClientMessage(body);
       if (!parsed.ok) return parsed.response;
       message = parsed.message;
       const mismatch = checkMethodHeaders(request.headers, message);
       if (mismatch) return mismatch;
       const stripped = withoutGatewayRetryState(body, message, deps.sealer, bound, now());
-      if (!stripped) {
-        return jsonRpcError(
-          400,
-          message.id,
-          -32602,
-          'This requestState has expired or belongs to another call; send the call again without it.',
-        );
-      }
+      if (!stripped) return jsonRpcRefusal('request_state_invalid', message.id);
       body = stripped;
     }
 
@@ -119,14 +105,15 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
       session = deps.sealer.open<SessionState>('session', bound, sealedSession);
       // Another person's or route's session id, or a forged one: an unknown session (spec: 404).
       if (!session || typeof session.s !== 'string') {
-        return jsonRpcError(404, message?.id ?? null, -32001, 'Session not found.');
+        return jsonRpcRefusal('session_unknown', message?.id ?? null);
       }
     }
 
     const context: ConnectContext = { route, claims, message, session, request, sealer: deps.sealer };
-    let token = await deps.upstreamTokens.get(route.origin, claims.sub);
+    const telemetry = telemetryOf(request);
+    let token = await deps.upstreamTokens.get(route.origin, claims.sub, { telemetry });
     if (!token.ok) {
-      if (token.code === 'upstream_unavailable') return unavailable(message, 'refresh_unavailable');
+      if (token.code === 'upstream_unavailable') return unavailable(message);
       return connectRequired(context, undefined, now());
     }
 
@@ -134,8 +121,9 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
     if (session) headers['mcp-session-id'] = session.s;
     const target = new URL(route.config.to);
     const client = deps.upstreamFor(route);
-    const send = (accessToken: string) =>
-      client.send({
+    const send = async (accessToken: string) => {
+      const sentAt = performance.now();
+      const result = await client.send({
         url: target,
         method: request.method,
         headers: { ...headers, authorization: `Bearer ${accessToken}` },
@@ -143,27 +131,29 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
         headersTimeoutMs: limits.headersTimeoutMs,
         signal: request.signal,
       });
+      const latency = performance.now() - sentAt;
+      if (result.ok) telemetry.upstreamResponded(result.status, latency);
+      else telemetry.upstreamFailed(result.code, latency);
+      return result;
+    };
 
     let answer = await send(token.accessToken);
     if (answer.ok && answer.status === 401) {
       // One refresh and one retry; the upstream's own challenge never reaches the client.
       answer.body.resume();
-      token = await deps.upstreamTokens.get(route.origin, claims.sub, { rejected: token.accessToken });
+      token = await deps.upstreamTokens.get(route.origin, claims.sub, {
+        rejected: token.accessToken,
+        telemetry,
+      });
       if (!token.ok) {
-        if (token.code === 'upstream_unavailable') return unavailable(message, 'refresh_unavailable');
+        if (token.code === 'upstream_unavailable') return unavailable(message);
         return connectRequired(context);
       }
       answer = await send(token.accessToken);
       if (answer.ok && answer.status === 401) {
         answer.body.resume();
         deps.upstreamTokens.forget(route.origin, claims.sub);
-        return jsonRpcError(
-          502,
-          message?.id ?? null,
-          -32001,
-          'The upstream refuses this connection’s token even after a refresh. Reconnect the route on the gateway’s connections page.',
-          { error: 'upstream_unauthorized' },
-        );
+        return jsonRpcRefusal('upstream_unauthorized', message?.id ?? null);
       }
     }
     if (answer.ok && answer.status === 403) {
@@ -177,9 +167,18 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
         return connectRequired(context, 'insufficient_scope', now(), needed.slice(0, 20));
       }
     }
-    return respond(answer, message, bound, session, deps.sealer, limits, isInitialize(message), () =>
-      deps.grantAlive(route.origin, claims),
+    const response = respond(
+      answer,
+      message,
+      bound,
+      session,
+      deps.sealer,
+      limits,
+      isInitialize(message),
+      () => deps.grantAlive(route.origin, claims),
     );
+    if (answer.ok && answer.status < 500) telemetry.relayingUpstream();
+    return response;
   };
 }
 
@@ -200,22 +199,9 @@ function preflight(): Response {
   });
 }
 
-function unavailable(message: ClientMessage | undefined, reason: string): Response {
-  return jsonRpcError(
-    502,
-    message?.id ?? null,
-    -32001,
-    'The upstream’s authorization server could not refresh this connection right now. Try again shortly.',
-    { error: reason },
-  );
+function unavailable(message: ClientMessage | undefined): Response {
+  return jsonRpcRefusal('refresh_unavailable', message?.id ?? null);
 }
-
-const FAILURES: Record<string, [number, string]> = {
-  upstream_refused: [502, 'The upstream MCP server could not be reached.'],
-  upstream_timeout: [504, 'The upstream MCP server did not answer in time.'],
-  upstream_invalid: [502, 'The upstream MCP server sent an answer that is not valid HTTP.'],
-  upstream_blocked: [502, 'The upstream MCP server’s address is not allowed.'],
-};
 
 function respond(
   answer: UpstreamResult,
@@ -228,16 +214,10 @@ function respond(
   alive: () => Promise<boolean>,
 ): Response {
   const id = message?.id ?? null;
-  if (!answer.ok) {
-    const [status, text] = FAILURES[answer.code]!;
-    return jsonRpcError(status, id, -32001, text, { error: answer.code });
-  }
+  if (!answer.ok) return jsonRpcRefusal(answer.code, id);
   if (answer.status >= 500) {
     answer.body.resume();
-    return jsonRpcError(502, id, -32001, `The upstream MCP server failed (HTTP ${answer.status}).`, {
-      error: 'upstream_error',
-      status: answer.status,
-    });
+    return jsonRpcRefusal('upstream_error', id, { status: answer.status });
   }
   const headers: Record<string, string> = {
     ...clientResponseHeaders(answer.headers),

@@ -1,4 +1,4 @@
-import { type ClientMessage, jsonRpcError } from './jsonrpc.ts';
+import { type ClientMessage, jsonRpcRefusal } from './jsonrpc.ts';
 
 /** Which body field `Mcp-Name` mirrors, by method (MCP 2026-07-28; the SDK's MCP_NAME_HEADER_SOURCE). */
 const NAME_SOURCE: Record<string, 'name' | 'uri' | 'taskId'> = {
@@ -31,14 +31,14 @@ export function decodeHeaderValue(value: string): string {
 export function checkMethodHeaders(headers: Headers, message: ClientMessage): Response | undefined {
   const method = headers.get('mcp-method');
   if (method !== null && method !== message.method) {
-    return jsonRpcError(400, message.id, -32020, 'The Mcp-Method header does not match the request body.');
+    return jsonRpcRefusal('mcp_method_mismatch', message.id);
   }
   const name = headers.get('mcp-name');
   const source = message.method ? NAME_SOURCE[message.method] : undefined;
   if (name !== null && source) {
     const value = message.params?.[source];
     if (typeof value !== 'string' || decodeHeaderValue(name) !== value) {
-      return jsonRpcError(400, message.id, -32020, 'The Mcp-Name header does not match the request body.');
+      return jsonRpcRefusal('mcp_name_mismatch', message.id);
     }
   }
   return undefined;

@@ -1,6 +1,7 @@
 import type { AccessTokenVerifier } from '../authorization/access-token.ts';
 import {
   type AuthorizationRequest,
+  type AuthorizeOutcome,
   clientRedirect,
   REQUEST_PARAMETERS,
   requestDigest,
@@ -25,6 +26,7 @@ import { tokenEndpoint } from '../authorization/token-endpoint.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
+import { REFUSAL_HEADER, REFUSALS, refusalMessage } from '../refusals.ts';
 import { PROTECTED_RESOURCE_METADATA_PATH, type Route, type RouteTable } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
 import type { GrantStore } from '../store/grants.ts';
@@ -33,7 +35,7 @@ import type { Session, SessionStore } from '../store/sessions.ts';
 import type { Vault } from '../vault/vault.ts';
 import { CONNECT_PATH } from './connect-app.ts';
 import { consentPage } from './consent-page.ts';
-import { errorPage, html, page, redirect } from './html.ts';
+import { html, page, redirect, refusalPage } from './html.ts';
 import { LOGIN_PATH } from './login-app.ts';
 import { allowOnly, currentSession, routeOf } from './request-context.ts';
 
@@ -105,19 +107,15 @@ export function createAuthorizationApp(deps: AuthorizationAppDeps): (request: Re
       }
       return revocationEndpoint({ grants: deps.grants, verify: deps.verify }, request, route);
     }
-    throw new HttpError(404, 'not_found', 'Nothing is served at this path.');
+    throw new HttpError('not_found');
   };
 }
 
 function allowMethods(request: Request, methods: string[]): void {
   if (!methods.includes(request.method)) {
-    throw new HttpError(405, 'method_not_allowed', `Use ${methods.join(' or ')}.`, {
-      allow: methods.join(', '),
-    });
+    throw new HttpError('method_not_allowed', { headers: { allow: methods.join(', ') } });
   }
 }
-
-const PAGE_STATUS: Record<string, number> = { client_blocked: 403, client_unlisted: 403 };
 
 /** The validated request, or the answer to an invalid one (a page, or an error for the client). */
 async function validate(
@@ -127,27 +125,23 @@ async function validate(
 ): Promise<{ ok: true; request: AuthorizationRequest } | { ok: false; response: Response }> {
   const outcome = await validateAuthorizationRequest(params, route, deps.resolveClient);
   if (outcome.ok) return outcome;
-  if (outcome.page) {
-    return {
-      ok: false,
-      response: errorPage(
-        PAGE_STATUS[outcome.code] ?? 400,
-        'Authorization refused',
-        outcome.message,
-        outcome.code,
-      ),
-    };
-  }
-  return {
-    ok: false,
-    response: redirect(
-      clientRedirect(outcome.redirectUri, route, {
-        error: outcome.error,
-        error_description: outcome.description,
-        state: outcome.state,
-      }),
-    ),
-  };
+  if (outcome.page) return { ok: false, response: refusalPage(outcome.code, { detail: outcome.detail }) };
+  return { ok: false, response: refusalRedirect(outcome.redirectUri, route, outcome.code, outcome.state) };
+}
+
+/** An authorization error sent to the client (RFC 6749 §4.1.2.1), its code in the redirect's header. */
+function refusalRedirect(
+  redirectUri: string,
+  route: Route,
+  code: 'consent_denied' | Extract<AuthorizeOutcome, { page: false }>['code'],
+  state: string | undefined,
+): Response {
+  const location = clientRedirect(redirectUri, route, {
+    error: REFUSALS[code].oauth,
+    error_description: refusalMessage(code),
+    state,
+  });
+  return redirect(location, { [REFUSAL_HEADER]: code });
 }
 
 /** The consent form's CSRF token: bound to the session cookie (this browser) and this exact request. */
@@ -180,14 +174,7 @@ async function authorizeGet(
   url: URL,
   route: Route,
 ): Promise<Response> {
-  if (url.search.length > MAX_QUERY) {
-    return errorPage(
-      414,
-      'Authorization refused',
-      'The authorization request is too long.',
-      'invalid_request',
-    );
-  }
+  if (url.search.length > MAX_QUERY) return refusalPage('request_too_long');
   const checked = await validate(deps, url.searchParams, route);
   if (!checked.ok) return checked.response;
   const current = await currentSession(request, route, deps.sessions);
@@ -216,20 +203,12 @@ async function authorizeGet(
 
 async function authorizePost(deps: AuthorizationAppDeps, request: Request, route: Route): Promise<Response> {
   const current = await currentSession(request, route, deps.sessions);
-  if (!current) {
-    return errorPage(
-      401,
-      'Sign in first',
-      'Your session has ended. Start again from your app.',
-      'login_required',
-    );
-  }
+  if (!current) return refusalPage('login_required');
   const type = (request.headers.get('content-type') ?? '').toLowerCase();
   const bytes = type.startsWith('application/x-www-form-urlencoded')
     ? await readLimited(request, 16_384)
     : undefined;
-  if (!bytes)
-    return errorPage(400, 'Authorization refused', 'The consent form could not be read.', 'invalid_request');
+  if (!bytes) return refusalPage('consent_form_unreadable');
   const form = new URLSearchParams(new TextDecoder().decode(bytes));
   const checked = await validate(deps, form, route);
   if (!checked.ok) return checked.response;
@@ -241,25 +220,11 @@ async function authorizePost(deps: AuthorizationAppDeps, request: Request, route
     (site !== null && site !== 'same-origin') ||
     form.get('csrf') !== consentCsrf(current.id, authz)
   ) {
-    return errorPage(
-      403,
-      'Authorization refused',
-      'This answer did not come from this gateway’s consent page in this browser.',
-      'csrf',
-    );
+    return refusalPage('csrf');
   }
   const decision = form.get('decision');
-  if (decision === 'deny') {
-    return redirect(
-      clientRedirect(authz.redirectUri, route, {
-        error: 'access_denied',
-        error_description: 'The person denied the request.',
-        state: authz.state,
-      }),
-    );
-  }
-  if (decision !== 'allow')
-    return errorPage(400, 'Authorization refused', 'Choose Allow or Deny.', 'invalid_request');
+  if (decision === 'deny') return refusalRedirect(authz.redirectUri, route, 'consent_denied', authz.state);
+  if (decision !== 'allow') return refusalPage('consent_decision_missing');
   await deps.grants.rememberConsent(current.session.userId, {
     route: route.origin,
     clientId: authz.client.clientId,

@@ -1,14 +1,14 @@
 import * as oauth from 'oauth4webapi';
 import { type ConnectDeps, startConnect } from '../connect/connect.ts';
-import { HttpError, jsonResponse } from '../http/errors.ts';
+import { HttpError, jsonResponse, refusalJson } from '../http/errors.ts';
 import { userDigest } from '../proxy/connect-required.ts';
 import type { Route, RouteTable } from '../routes.ts';
 import type { GrantStore } from '../store/grants.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { resolveClientAuth } from '../vault/client-auth.ts';
 import type { Vault } from '../vault/vault.ts';
-import { errorPage, html, page, redirect } from './html.ts';
-import { LOGIN_PATH, LOGOUT_PATH } from './login-app.ts';
+import { html, page, redirect, refusalPage } from './html.ts';
+import { LOGIN_PATH, signOutForms } from './login-app.ts';
 import {
   allowOnly,
   browserBinding,
@@ -36,14 +36,6 @@ export interface ConnectAppDeps extends ConnectDeps {
   readonly grants: Pick<GrantStore, 'listConsents' | 'revokeClient'>;
 }
 
-const CONNECT_REFUSALS: Record<string, [number, string]> = {
-  discovery_failed: [502, 'The upstream’s authorization server could not be discovered.'],
-  registration_failed: [
-    502,
-    'The gateway could not register itself with the upstream’s authorization server.',
-  ],
-};
-
 /** The connect function: start an upstream connection, list connections, disconnect. */
 export function createConnectApp(deps: ConnectAppDeps): (request: Request) => Promise<Response> {
   return async (request) => {
@@ -60,7 +52,7 @@ export function createConnectApp(deps: ConnectAppDeps): (request: Request) => Pr
         allowOnly(request, 'POST');
         return disconnect(deps, request, route);
       default:
-        throw new HttpError(404, 'not_found', 'Nothing is served at this path.');
+        throw new HttpError('not_found');
     }
   };
 }
@@ -71,34 +63,20 @@ function loginRedirect(route: Route, returnTo: string): Response {
 
 async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: Route): Promise<Response> {
   const returnTo = parseReturnTo(url.searchParams.get('return_to'), route);
-  if (!returnTo.ok) {
-    return errorPage(
-      400,
-      'Connection refused',
-      'The return address must be a page of this gateway.',
-      'invalid_return_to',
-    );
-  }
+  if (!returnTo.ok) return refusalPage('invalid_return_to');
   const current = await currentSession(request, route, deps.sessions);
   if (!current) return loginRedirect(route, `${url.pathname}${url.search}`);
   // A connect link from the proxy (an MCP client's URL elicitation) names the token's person:
   // someone else signed in here must not connect their account for that person's client.
   const forUser = url.searchParams.get('for');
-  if (forUser !== null && forUser !== userDigest(current.session.userId)) {
-    return errorPage(
-      403,
-      'Connection refused',
-      'This link was made for another person. Sign out and sign in as the person using the app, or ask them to open it.',
-      'other_user',
-    );
-  }
+  if (forUser !== null && forUser !== userDigest(current.session.userId)) return refusalPage('other_user');
   // The scopes an upstream's `403 insufficient_scope` named (the proxy's connect link carries them).
   const scope = url.searchParams.get('scope');
   if (
     scope !== null &&
     (scope.length > 512 || !/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope))
   ) {
-    return errorPage(400, 'Connection refused', 'The requested scope is not valid.', 'invalid_scope');
+    return refusalPage('scope_invalid');
   }
   const binding = browserBinding(request, route);
   const started = await startConnect(deps, {
@@ -110,17 +88,13 @@ async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: 
   });
   if (!started.ok) {
     if (started.code === 'no_client_available') {
-      return page(
-        503,
-        'The upstream needs a registered client',
-        html`<p>${started.message}</p>
-<p>An operator of this gateway must register a client at that authorization server with the redirect URI
+      return refusalPage(started.code, {
+        body: html`<p>An operator of this gateway must register a client at that authorization server with the redirect URI
 <code>${route.callbackUrl}</code>, then set <code>upstream.clientId</code> (and <code>upstream.clientSecret</code>
 for a confidential client) on the route <code>${route.origin}</code> in the gateway config, and deploy.</p>`,
-      );
+      });
     }
-    const [status, message] = CONNECT_REFUSALS[started.code] ?? [502, started.message];
-    return errorPage(status, 'Connection unavailable', message, started.detail ?? started.code);
+    return refusalPage(started.code, { detail: started.detail });
   }
   return redirect(started.location, {}, [binding.setCookie]);
 }
@@ -129,7 +103,7 @@ async function connections(deps: ConnectAppDeps, request: Request, route: Route)
   const current = await currentSession(request, route, deps.sessions);
   if (!current) {
     if (wantsJson(request)) {
-      return jsonResponse(401, { error: 'login_required', error_description: 'Sign in first.' });
+      return refusalJson('login_required');
     }
     return loginRedirect(route, CONNECTIONS_PATH);
   }
@@ -198,23 +172,17 @@ ${
 <tbody>${clientRows}</tbody></table>`
     : html`<p>No MCP client holds access to this route.</p>`
 }
-<form method="post" action="${LOGOUT_PATH}"><input type="hidden" name="csrf" value="${csrf}">
-<p><button class="secondary" type="submit">Sign out</button></p></form>`,
+<h2>Sign out</h2>
+${signOutForms(csrf)}`,
   );
 }
 
 async function disconnect(deps: ConnectAppDeps, request: Request, route: Route): Promise<Response> {
   const current = await currentSession(request, route, deps.sessions);
-  if (!current)
-    return errorPage(401, 'Sign in first', 'Your session has ended. Sign in again.', 'login_required');
+  if (!current) return refusalPage('login_required');
   const form = await readForm(request);
   if (!form || !isSameSitePost(request, route, form, current.id)) {
-    return errorPage(
-      403,
-      'Disconnect refused',
-      'This request did not come from this gateway’s page.',
-      'csrf',
-    );
+    return refusalPage('csrf');
   }
   // Revoking an MCP client: its consent and every grant (so all its refresh tokens) end.
   const clientId = form.get('client_id');

@@ -1,3 +1,5 @@
+import { REFUSAL_HEADER, REFUSALS, type RefusalCode, safeDetail } from '../refusals.ts';
+
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -71,19 +73,25 @@ export function page(
   });
 }
 
-/** A page explaining a refusal to a person, with the stable code for support. */
-export function errorPage(
-  status: number,
-  title: string,
-  message: string,
-  code: string,
-  headers?: Record<string, string>,
-) {
+/**
+ * A page explaining a refusal of the catalogue to a person: its status, title and message, the
+ * stable code for support (also in the `x-mcp-edge-refusal` header), the detail when there is one
+ * (a rule or field name, never the request's own text), and `body` for what a particular refusal
+ * needs to say more (e.g. what an operator must configure).
+ */
+export function refusalPage(
+  code: RefusalCode,
+  options: { detail?: string; headers?: Record<string, string>; body?: Raw } = {},
+): Response {
+  const { status, title, message } = REFUSALS[code];
+  const detail = safeDetail(options.detail);
   return page(
     status,
     title,
-    html`<p class="err">${message}</p><p>Error code: <code>${code}</code></p>`,
-    headers,
+    html`<p class="err">${message}</p>${options.body ?? ''}<p>Error code: <code>${code}</code>${
+      detail ? html` (<code>${detail}</code>)` : ''
+    }</p>`,
+    { ...options.headers, [REFUSAL_HEADER]: code },
   );
 }
 

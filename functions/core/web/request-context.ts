@@ -107,13 +107,13 @@ export function wantsJson(request: Request): boolean {
 /** The route a request's host names; any other host is a 404 (the same answer the CIMD gives). */
 export function routeOf(routes: RouteTable, url: URL): Route {
   const route = routes.forHost(url.host);
-  if (!route) throw new HttpError(404, 'unknown_route', 'No route is configured for this host.');
+  if (!route) throw new HttpError('unknown_route');
   return route;
 }
 
 /** Refuses every method but the endpoint's one with 405 and `Allow`. */
 export function allowOnly(request: Request, method: 'GET' | 'POST'): void {
   if (request.method !== method) {
-    throw new HttpError(405, 'method_not_allowed', `Use ${method}.`, { allow: method });
+    throw new HttpError('method_not_allowed', { headers: { allow: method } });
   }
 }

@@ -53,7 +53,8 @@ describe('CIMD Lambda handler', () => {
     ]) {
       const res = await invoke(e);
       expect(res.statusCode).toBe(403);
-      expect(JSON.parse(res.body).error).toBe('forbidden');
+      expect(res.multiValueHeaders?.['x-mcp-edge-refusal']).toEqual(['origin_unverified']);
+      expect(JSON.parse(res.body).error).toBe('origin_unverified');
       expect(res.body).not.toContain(SECRET);
     }
   });
@@ -68,10 +69,8 @@ describe('CIMD Lambda handler', () => {
       event({ requestContext: {} as APIGatewayProxyEvent['requestContext'] }, { Host: 'bad host' }),
     );
     expect(res.statusCode).toBe(400);
-    expect(JSON.parse(res.body)).toEqual({
-      error: 'invalid_request',
-      error_description: 'The request has no valid Host.',
-    });
+    expect(res.multiValueHeaders?.['x-mcp-edge-refusal']).toEqual(['invalid_host']);
+    expect(JSON.parse(res.body)).toEqual({ error: 'invalid_host', error_description: expect.any(String) });
   });
 });
 
