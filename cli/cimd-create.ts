@@ -5,10 +5,10 @@ import {
   validateClientIdUrl,
   validateClientMetadata,
 } from '../functions/core/cimd/validate.ts';
-import { parseCommandArgs, usageError } from './args.ts';
+import { parseCommand, usageError } from './args.ts';
 import type { Io } from './io.ts';
 
-const USAGE = `usage: mcp-edge cimd create --name NAME --redirect-uri URI [--redirect-uri URI ...] [options]
+export const USAGE = `usage: mcp-edge cimd create --name NAME --redirect-uri URI [--redirect-uri URI ...] [options]
 
 Writes a Client ID Metadata Document (JSON) for an OAuth client to stdout, or to -o FILE.
 
@@ -46,7 +46,6 @@ const OPTIONS = {
   'token-endpoint-auth-method': { type: 'string' },
   'grant-type': { type: 'string', multiple: true },
   output: { type: 'string', short: 'o' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const URI_OPTIONS = [
@@ -65,13 +64,9 @@ const email = z.email();
 /** `mcp-edge cimd create`: builds a document from flags, checks it with the validator, writes it. */
 export async function run(args: string[], io: Io): Promise<number> {
   const fail = (message: string) => usageError(io, 'cimd create', message, USAGE);
-  const parsed = parseCommandArgs(args, OPTIONS);
-  if (!parsed.ok) return fail(parsed.message);
+  const parsed = parseCommand(io, { name: 'cimd create', usage: USAGE, options: OPTIONS }, args);
+  if (!parsed.ok) return parsed.exitCode;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.out(`${USAGE}\n`);
-    return 0;
-  }
   if (positionals.length) return fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
 
   const name = values.name?.trim();

@@ -11,10 +11,10 @@ import {
   validateClientIdUrl,
   validateClientMetadataBytes,
 } from '../functions/core/cimd/validate.ts';
-import { parseCommandArgs, usageError } from './args.ts';
+import { parseCommand, usageError } from './args.ts';
 import type { Io } from './io.ts';
 
-const USAGE = `usage: mcp-edge cimd validate <FILE|URL> [--verbose] [--json] [--allow-private-network] [--ca FILE]
+export const USAGE = `usage: mcp-edge cimd validate <FILE|URL> [-v|--verbose] [--json] [--allow-private-network] [--ca FILE]
 
 Checks a Client ID Metadata Document against the CIMD rules.
   FILE  the document rules, and the client ID URL rules on its client_id
@@ -23,7 +23,7 @@ Checks a Client ID Metadata Document against the CIMD rules.
         prints the caching headers the server sent and the cache lifetime they give
 
 options:
-  --verbose                 also print every check that passed
+  -v, --verbose             also print every check that passed
   --json                    print one JSON object instead of text
   --allow-private-network   let URL point at loopback or private addresses (local development)
   --ca FILE                 also trust this CA certificate (PEM), e.g. the local gateway's (repeatable)
@@ -33,11 +33,10 @@ exit codes: 0 valid (warnings allowed), 1 invalid (or the fetch failed),
             2 usage error: no or several arguments, unknown option, unreadable FILE or --ca file`;
 
 const OPTIONS = {
-  verbose: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
   json: { type: 'boolean' },
   'allow-private-network': { type: 'boolean' },
   ca: { type: 'string', multiple: true },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Anything that starts with a scheme is treated as a URL (and checked as one), unless a file has that name. */
@@ -59,13 +58,9 @@ interface Report {
 /** `mcp-edge cimd validate`: exit 0 valid, 1 invalid, 2 usage. */
 export async function run(args: string[], io: Io): Promise<number> {
   const fail = (message: string) => usageError(io, 'cimd validate', message, USAGE);
-  const parsed = parseCommandArgs(args, OPTIONS);
-  if (!parsed.ok) return fail(parsed.message);
+  const parsed = parseCommand(io, { name: 'cimd validate', usage: USAGE, options: OPTIONS }, args);
+  if (!parsed.ok) return parsed.exitCode;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.out(`${USAGE}\n`);
-    return 0;
-  }
   if (positionals.length !== 1) {
     return fail(positionals.length ? 'give exactly one FILE or URL' : 'missing the FILE or URL to validate');
   }

@@ -12,12 +12,12 @@ import type {
   OAuthTokens,
 } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { parseCommandArgs, usageError } from './args.ts';
+import { parseCommand, usageError } from './args.ts';
 import { type LoopbackReceiver, startLoopbackReceiver } from './client/loopback.ts';
 import { defaultTokenFile, TokenStore } from './client/token-store.ts';
 import type { Io } from './io.ts';
 
-const USAGE = `usage: mcp-edge client <MCP URL> [REQUEST] [--ca FILE] [--token-file FILE] [--port N] [--no-open] [--json]
+export const USAGE = `usage: mcp-edge client <MCP URL> [REQUEST] [--ca FILE] [--token-file FILE] [--port N] [--no-open] [--json]
 
 An MCP client for people: it authorizes at the MCP server's authorization server through your
 browser (a loopback redirect on 127.0.0.1), keeps its registration and tokens in a file only you
@@ -43,7 +43,6 @@ const OPTIONS = {
   port: { type: 'string' },
   'no-open': { type: 'boolean' },
   json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Request =
@@ -157,13 +156,9 @@ class StoredProvider implements OAuthClientProvider {
 
 /** `mcp-edge client`: authorize through the browser if needed, then run one MCP request. */
 export async function run(args: string[], io: Io): Promise<number> {
-  const parsed = parseCommandArgs(args, OPTIONS);
-  if (!parsed.ok) return usageError(io, 'client', parsed.message, USAGE);
+  const parsed = parseCommand(io, { name: 'client', usage: USAGE, options: OPTIONS }, args);
+  if (!parsed.ok) return parsed.exitCode;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.out(`${USAGE}\n`);
-    return 0;
-  }
   const [target, ...words] = positionals;
   if (!target) return usageError(io, 'client', 'the MCP server URL is required', USAGE);
   let server: URL;

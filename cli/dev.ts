@@ -1,61 +1,58 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../functions/core/config/load.ts';
 import { ConfigError } from '../functions/core/config/parse.ts';
 import { type LocalDemo, startLocalDemo } from '../functions/local/demo/start.ts';
 import { startLocalGateway } from '../functions/local/gateway.ts';
 import { ensureDevCertificate, localSigningKey, localVaultKey } from '../functions/local/tls.ts';
+import { parseCommand, usageError } from './args.ts';
 import type { Io } from './io.ts';
 
-const USAGE = `usage: mcp-edge dev [--config FILE] [--tls-cert PEM --tls-key PEM] [--demo | --no-demo]
+export const USAGE = `usage: mcp-edge dev [--config FILE] [--tls-cert PEM --tls-key PEM] [--demo | --no-demo]
 
 Runs the local gateway: one HTTPS listener per https://localhost:PORT route, DynamoDB Local,
-and the same handlers Lambda runs. Default config: demo/local.config.ts.
-Without --tls-cert/--tls-key a development CA is created under .local/tls on first run.
---demo (the default without --config) also runs the demo identity provider people sign in with
-and the demo upstream MCP server with its own authorization server (ports 9443, 9400, 9401).`;
+and the same handlers Lambda runs, with API Gateway's request limits (request line and headers,
+body). Stops everything it started on Ctrl-C.
+
+options:
+  --config FILE     the config file (.ts, .js, .mjs or .json); default demo/local.config.ts
+  --tls-cert PEM    the certificate every listener serves (with --tls-key); without both, a
+                    development CA limited to localhost, 127.0.0.1 and ::1 is kept under .local/tls
+                    and renewed before it expires (30 days)
+  --tls-key PEM     the certificate's private key
+  --demo            also run the demo identity provider people sign in with and the demo upstream
+                    MCP server with its own authorization server (ports 9443, 9400, 9401); the
+                    default without --config
+  --no-demo         do not run them (the default with --config)
+  -h, --help        show this help
+
+exit codes: 0 stopped, 1 the config is missing or invalid or the gateway could not start,
+            2 usage error`;
 
 export const DEFAULT_LOCAL_CONFIG = 'demo/local.config.ts';
+
+const OPTIONS = {
+  config: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  demo: { type: 'boolean' },
+  'no-demo': { type: 'boolean' },
+} as const;
 
 /** `npm start`: runs until SIGINT/SIGTERM, then stops everything it started. */
 export async function run(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
   // The AWS SDK warns on every start that its 2027 releases will need Node 22; Lambda runs Node 24,
   // and the local gateway's SDK clients only ever talk to DynamoDB Local, so the notice is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  let values: {
-    config?: string;
-    'tls-cert'?: string;
-    'tls-key'?: string;
-    demo?: boolean;
-    'no-demo'?: boolean;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        demo: { type: 'boolean' },
-        'no-demo': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    io.err(`mcp-edge dev: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseCommand(io, { name: 'dev', usage: USAGE, options: OPTIONS }, args);
+  if (!parsed.ok) return parsed.exitCode;
+  const { values, positionals } = parsed;
+  if (positionals.length)
+    return usageError(io, 'dev', `unexpected argument ${JSON.stringify(positionals[0])}`, USAGE);
+  if (values.demo && values['no-demo'])
+    return usageError(io, 'dev', '--demo and --no-demo exclude each other', USAGE);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
-    io.err(`mcp-edge dev: --tls-cert and --tls-key go together\n\n${USAGE}\n`);
-    return 2;
+    return usageError(io, 'dev', '--tls-cert and --tls-key go together', USAGE);
   }
 
   const configPath = values.config ?? DEFAULT_LOCAL_CONFIG;

@@ -1,10 +1,10 @@
 import { loadConfig } from '../functions/core/config/load.ts';
 import { ConfigError } from '../functions/core/config/parse.ts';
 import { describeRoute } from '../functions/core/routes.ts';
-import { parseCommandArgs, usageError } from './args.ts';
+import { parseCommand, usageError } from './args.ts';
 import type { Io } from './io.ts';
 
-const USAGE = `usage: mcp-edge routes [--config FILE] [--json]
+export const USAGE = `usage: mcp-edge routes [--config FILE] [--json]
 
 Lists every route in the config: its generated client_name, CIMD URL and OAuth callback URL (the\nroute as a client upstream), and its MCP endpoint, protected resource metadata (PRM) URL and issuer\n(the route toward MCP clients).
 
@@ -18,20 +18,15 @@ exit codes: 0 listed, 1 the config is missing or invalid, 2 usage error`;
 const OPTIONS = {
   config: { type: 'string' },
   json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const DEFAULT_CONFIG = 'gateway.config.ts';
 
 /** `mcp-edge routes`: what each route publishes, derived exactly as the gateway derives it. */
 export async function run(args: string[], io: Io): Promise<number> {
-  const parsed = parseCommandArgs(args, OPTIONS);
-  if (!parsed.ok) return usageError(io, 'routes', parsed.message, USAGE);
+  const parsed = parseCommand(io, { name: 'routes', usage: USAGE, options: OPTIONS }, args);
+  if (!parsed.ok) return parsed.exitCode;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.out(`${USAGE}\n`);
-    return 0;
-  }
   if (positionals.length) {
     return usageError(io, 'routes', `unexpected argument ${JSON.stringify(positionals[0])}`, USAGE);
   }

@@ -82,7 +82,7 @@ describe('mcp-edge cimd validate usage', () => {
   it.each([
     [[], 'missing the FILE or URL'],
     [['a.json', 'b.json'], 'exactly one'],
-    [['--frobnicate', 'a.json'], "Unknown option '--frobnicate'"],
+    [['--frobnicate', 'a.json'], 'unknown option --frobnicate'],
     [[join(dir, 'missing.json')], 'no such file'],
     [[dir], 'directory'],
     [['https://client.example.com/c.json', '--ca', join(dir, 'no-ca.pem')], 'cannot read --ca'],

@@ -93,7 +93,7 @@ describe('mcp-edge client', () => {
     [['https://mcp.example.com/mcp', 'tools/call', 'echo', '{not json'], 'not valid JSON'],
     [['https://mcp.example.com/mcp', 'tools/call', 'echo', '[1]'], 'JSON object'],
     [['https://mcp.example.com/mcp', '--port', '70000'], '--port'],
-    [['https://mcp.example.com/mcp', '--bogus'], 'Unknown option'],
+    [['https://mcp.example.com/mcp', '--bogus'], 'unknown option --bogus'],
   ])('refuses %j with a usage error (exit 2)', async (args, message) => {
     const io = captureIo();
     expect(await client(args as string[], io)).toBe(2);

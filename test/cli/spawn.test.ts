@@ -70,6 +70,32 @@ describe('mcp-edge (spawned)', () => {
     expect(validated.code).toBe(0);
   });
 
+  it.concurrent("runs the seed's `cimd validate FILE -v` as `--verbose` (exit 0, passed checks listed)", async () => {
+    const file = join(dir, 'seed.json');
+    writeFileSync(file, JSON.stringify(good()));
+    const result = await cli('cimd', 'validate', file, '-v');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('ok     doc.client_secret_forbidden:');
+    expect(result.stdout).toMatch(/^valid$/m);
+  });
+
+  it.concurrent('prints help to stdout with exit 0, and refuses an unknown option with exit 2', async () => {
+    const [top, group, command, unknown] = await Promise.all([
+      cli('--help'),
+      cli('cimd', '-h'),
+      cli('cimd', 'create', '--help'),
+      cli('routes', '--nope'),
+    ]);
+    expect(top).toMatchObject({ code: 0, stderr: '' });
+    expect(top.stdout).toMatch(/^usage: mcp-edge <command>/);
+    expect(group).toMatchObject({ code: 0, stderr: '' });
+    expect(group.stdout).toMatch(/^usage: mcp-edge cimd /);
+    expect(command).toMatchObject({ code: 0, stderr: '' });
+    expect(command.stdout).toMatch(/^usage: mcp-edge cimd create /);
+    expect(unknown).toMatchObject({ code: 2, stdout: '' });
+    expect(unknown.stderr).toContain('mcp-edge routes: unknown option --nope');
+  });
+
   it.concurrent('refuses a hostile URL with exit 1 and the rule name', async () => {
     const result = await cli('cimd', 'validate', 'https://@client.example.com/a/%2e%2e/c.json#');
     expect(result.code).toBe(1);
