@@ -13,9 +13,26 @@ export interface DevCertificate {
   readonly ca: string;
   readonly cert: string;
   readonly key: string;
-  /** True when this call created the CA (first run). */
+  /** True when this call created the CA (first run, or the one found was replaced). */
   readonly created: boolean;
 }
+
+/** How long the development CA and its localhost certificate live. */
+export const DEV_CERTIFICATE_DAYS = 30;
+/** Both are made anew once less than this is left, so a running gateway never sees them expire. */
+const RENEW_BEFORE_MS = 7 * 86_400_000;
+
+/**
+ * The names the development CA may vouch for (RFC 5280 §4.2.1.10), as a critical extension so
+ * every verifier must honour it: a copy of its key, which sits in a file on the developer's
+ * machine, cannot mint a certificate a browser that trusts the CA would accept for any real site.
+ * `DNS:localhost` also covers `*.localhost`; the addresses are exactly 127.0.0.1 and ::1.
+ */
+const NAME_CONSTRAINTS =
+  'nameConstraints=critical,permitted;DNS:localhost,permitted;IP:127.0.0.1/255.255.255.255,permitted;IP:::1/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
+/** How `openssl x509 -ext nameConstraints` prints {@link NAME_CONSTRAINTS}, whitespace removed. */
+const NAME_CONSTRAINTS_TEXT =
+  'X509v3NameConstraints:criticalPermitted:DNS:localhostIP:127.0.0.1/255.255.255.255IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF';
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -26,9 +43,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
+async function openssl(args: string[], cwd: string): Promise<string> {
   try {
-    await run('openssl', args, { cwd });
+    return (await run('openssl', args, { cwd })).stdout;
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT')
@@ -39,19 +56,51 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-/** True while the certificate stays valid for at least another week. */
-function stillValid(pem: string): boolean {
+async function readCertificate(path: string): Promise<X509Certificate | undefined> {
   try {
-    return new Date(new X509Certificate(pem).validTo).getTime() > Date.now() + 7 * 86_400_000;
+    return new X509Certificate(await readFile(path));
   } catch {
-    return false;
+    return undefined;
   }
 }
 
+/** True while the certificate stays valid for at least another {@link RENEW_BEFORE_MS}. */
+function lastsLongEnough(certificate: X509Certificate): boolean {
+  return new Date(certificate.validTo).getTime() > Date.now() + RENEW_BEFORE_MS;
+}
+
 /**
- * A development CA and a certificate for localhost/127.0.0.1/::1 signed by it, created once
- * under `dir` (git-ignored `.local/tls` by default). Trust the CA in Node clients with
+ * A CA worth keeping: not near its end, no longer-lived than {@link DEV_CERTIFICATE_DAYS} (a CA
+ * from before the short life is replaced), and limited by {@link NAME_CONSTRAINTS}.
+ */
+async function usableCa(caPath: string, caKeyPath: string, dir: string): Promise<boolean> {
+  if (!(await exists(caKeyPath))) return false;
+  const ca = await readCertificate(caPath);
+  if (!ca?.ca || !lastsLongEnough(ca)) return false;
+  const lifetime = new Date(ca.validTo).getTime() - new Date(ca.validFrom).getTime();
+  if (lifetime > (DEV_CERTIFICATE_DAYS + 1) * 86_400_000) return false;
+  const text = await openssl(['x509', '-in', caPath, '-noout', '-ext', 'nameConstraints'], dir).catch(
+    () => '',
+  );
+  return text.replace(/\s+/g, '') === NAME_CONSTRAINTS_TEXT;
+}
+
+/** The localhost certificate is kept while it lasts and was signed by the CA in use. */
+async function usableLeaf(certPath: string, keyPath: string, ca: X509Certificate): Promise<boolean> {
+  if (!(await exists(keyPath))) return false;
+  const leaf = await readCertificate(certPath);
+  return Boolean(leaf && lastsLongEnough(leaf) && leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
+}
+
+/**
+ * A development CA and a certificate for localhost/127.0.0.1/::1 signed by it, kept under `dir`
+ * (git-ignored `.local/tls` by default) across runs. Trust the CA in Node clients with
  * `NODE_EXTRA_CA_CERTS=<caPath>`. Keys never leave `dir` and are written with mode 0600.
+ *
+ * The CA can only vouch for localhost, 127.0.0.1 and ::1 (critical name constraints) and lives
+ * {@link DEV_CERTIFICATE_DAYS} days; it is made anew a week before it ends, or when the one found
+ * lacks the constraints or lives longer (older versions made a ten-year CA without them), and
+ * `created` then tells the caller that people must trust the new one.
  */
 export async function ensureDevCertificate(directory: string): Promise<DevCertificate> {
   const dir = resolve(directory);
@@ -60,9 +109,10 @@ export async function ensureDevCertificate(directory: string): Promise<DevCertif
   const caKeyPath = join(dir, 'ca-key.pem');
   const certPath = join(dir, 'localhost.pem');
   const keyPath = join(dir, 'localhost-key.pem');
+  const days = String(DEV_CERTIFICATE_DAYS);
   let created = false;
 
-  if (!(await exists(caPath)) || !(await exists(caKeyPath)) || !stillValid(await readFile(caPath, 'utf8'))) {
+  if (!(await usableCa(caPath, caKeyPath, dir))) {
     await openssl(
       [
         'req',
@@ -77,24 +127,22 @@ export async function ensureDevCertificate(directory: string): Promise<DevCertif
         '-out',
         caPath,
         '-days',
-        '3650',
+        days,
         '-subj',
-        '/CN=MCP Edge local development CA',
+        `/CN=MCP Edge local development CA (localhost only) ${randomBytes(4).toString('hex')}`,
         '-addext',
         'basicConstraints=critical,CA:TRUE,pathlen:0',
         '-addext',
         'keyUsage=critical,keyCertSign,cRLSign',
+        '-addext',
+        NAME_CONSTRAINTS,
       ],
       dir,
     );
     created = true;
   }
-  if (
-    created ||
-    !(await exists(certPath)) ||
-    !(await exists(keyPath)) ||
-    !stillValid(await readFile(certPath, 'utf8'))
-  ) {
+  const ca = new X509Certificate(await readFile(caPath));
+  if (created || !(await usableLeaf(certPath, keyPath, ca))) {
     const extPath = join(dir, 'localhost.ext');
     await writeFile(
       extPath,
@@ -139,19 +187,19 @@ export async function ensureDevCertificate(directory: string): Promise<DevCertif
         '-out',
         certPath,
         '-days',
-        '397',
+        days,
         '-extfile',
         extPath,
       ],
       dir,
     );
   }
-  const [ca, cert, key] = await Promise.all([
+  const [caPem, cert, key] = await Promise.all([
     readFile(caPath, 'utf8'),
     readFile(certPath, 'utf8'),
     readFile(keyPath, 'utf8'),
   ]);
-  return { caPath, certPath, keyPath, ca, cert, key, created };
+  return { caPath, certPath, keyPath, ca: caPem, cert, key, created };
 }
 
 /**
