@@ -2,7 +2,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Route } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
 import { GrantRevokedError, type GrantStore } from '../store/grants.ts';
-import { telemetryOf } from '../telemetry.ts';
 import { mintAccessToken } from './access-token.ts';
 import type { ClientResolver } from './clients.ts';
 import { oauthError, oauthJson, readOAuthForm } from './oauth-errors.ts';
@@ -132,10 +131,7 @@ export async function tokenEndpoint(
         if (!(error instanceof GrantRevokedError)) throw error;
         return oauthError('code_replayed');
       }
-      const telemetry = telemetryOf(request);
-      return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined, () =>
-        telemetry.tokenIssued('authorization_code'),
-      );
+      return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined);
     }
     case 'refresh_token': {
       if (!client.refreshTokens) return oauthError('refresh_not_allowed');
@@ -149,10 +145,7 @@ export async function tokenEndpoint(
       if (scope !== null && !scope.split(' ').every((s) => rotated.grant.scope.split(' ').includes(s))) {
         return oauthError('scope_widening');
       }
-      const telemetry = telemetryOf(request);
-      return issue(deps, route, rotated.grant, rotated.refreshToken, () =>
-        telemetry.tokenIssued('refresh_token'),
-      );
+      return issue(deps, route, rotated.grant, rotated.refreshToken);
     }
     case null:
       return oauthError('grant_type_missing');
@@ -166,7 +159,6 @@ async function issue(
   route: Route,
   grant: { userId: string; clientId: string; grantId: string; scope: string },
   refreshToken: string | undefined,
-  issued: () => void,
 ): Promise<Response> {
   const { token } = await mintAccessToken(deps.signer, {
     route,
@@ -177,7 +169,6 @@ async function issue(
     ttlSeconds: deps.accessTokenTtlSeconds,
     now: deps.now(),
   });
-  issued();
   return oauthJson(200, {
     access_token: token,
     token_type: 'Bearer',
