@@ -46,12 +46,8 @@ export function originVerify(secret: string | undefined): Middleware {
 /** The one translator at the handler boundary: anything thrown becomes a clean JSON answer, never a stack. */
 export function errorBoundary(): Middleware {
   return {
+    // What was thrown is logged by the request's telemetry (functions/adapters/web-handler.ts).
     onError: async (request) => {
-      if (!(request.error instanceof HttpError)) {
-        console.error(
-          JSON.stringify({ level: 'error', message: 'unhandled error', name: request.error?.name }),
-        );
-      }
       request.response = await responseToResult(errorToResponse(request.error));
     },
   };

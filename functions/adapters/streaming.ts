@@ -2,8 +2,10 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { errorToResponse, HttpError } from '../core/http/errors.ts';
+import { attachTelemetry } from '../core/telemetry.ts';
 import { eventToRequest } from './apigateway.ts';
 import { bypassRefusal, cameThroughCloudFront } from './middleware.ts';
+import { functionTelemetry, type StreamEnd } from './telemetry.ts';
 import type { WebApp } from './web-handler.ts';
 
 /** The status, headers and cookies sent before a streamed body (Lambda's HTTP integration prelude). */
@@ -36,14 +38,20 @@ function metadataOf(response: Response): StreamMetadata {
  * Wraps a web-standard app as a response-streaming handler: the `Response` body is piped to the
  * client as it is produced (SSE, long MCP answers) instead of being buffered. In Lambda, wrap the
  * result with `awslambda.streamifyResponse` and pass `awslambda.HttpResponseStream` as `runtime`;
- * the local gateway passes its own runtime with the same contract.
+ * the local gateway passes its own runtime with the same contract. Each invocation's log line and
+ * metrics are written when the body ends — completely, broken, or because the client left — and
+ * flushed before the handler returns (functions/adapters/telemetry.ts). `name` is the function's
+ * name (MCP_EDGE_FUNCTION in AWS).
  */
 export function streamingWebHandler(
   app: WebApp,
   originSecret: string | undefined,
   runtime: ResponseStreamRuntime,
+  name = process.env.MCP_EDGE_FUNCTION ?? 'proxy',
 ): StreamingHandler {
+  const telemetry = functionTelemetry(name);
   return async (event, responseStream, context) => {
+    const t = telemetry.begin(event, context);
     // The request's signal ends what the app started for it (the proxy's upstream request) when the
     // client goes away, or a second before the function's own deadline.
     const abort = new AbortController();
@@ -60,31 +68,40 @@ export function streamingWebHandler(
     deadline?.unref?.();
     let response: Response;
     try {
-      response = cameThroughCloudFront(event, originSecret)
-        ? await app(eventToRequest(event, abort.signal))
-        : bypassRefusal();
-    } catch (error) {
-      if (!(error instanceof HttpError)) {
-        console.error(
-          JSON.stringify({ level: 'error', message: 'unhandled error', name: (error as Error)?.name }),
-        );
+      if (cameThroughCloudFront(event, originSecret)) {
+        const request = eventToRequest(event, abort.signal);
+        attachTelemetry(request, t);
+        response = await app(request);
+      } else {
+        response = bypassRefusal();
       }
+    } catch (error) {
+      if (!(error instanceof HttpError)) t.unhandled(error);
       response = errorToResponse(error);
     }
+    const answer = { status: response.status, header: (h: string) => response.headers.get(h) };
+    let stream: { sse: boolean; ms: number; end: StreamEnd } | undefined;
     try {
       const out = runtime.from(responseStream, metadataOf(response));
+      t.headersSent();
       if (!response.body || event.httpMethod === 'HEAD') {
         out.end();
         return;
       }
+      const sse = /^text\/event-stream/i.test(response.headers.get('content-type') ?? '');
+      const startedAt = performance.now();
+      let end: StreamEnd = 'complete';
       await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), out).catch(
         () => {
           // The client left or the upstream broke mid-body: nothing more can be sent.
+          end = abort.signal.aborted ? 'aborted' : 'broken';
         },
       );
+      stream = { sse, ms: performance.now() - startedAt, end };
     } finally {
       clearTimeout(deadline);
       responseStream.off('close', onClose);
+      t.finish(answer, stream);
     }
   };
 }

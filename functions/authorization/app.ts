@@ -8,5 +8,5 @@ import { createAuthorizationApp } from '../core/web/authorization-app.ts';
  */
 export function createAuthorizationHandler(services: Services, originSecret: string | undefined) {
   if (!services.authorization) throw new Error('the authorization function needs a token signer');
-  return webHandler(createAuthorizationApp(services.authorization), originSecret);
+  return webHandler(createAuthorizationApp(services.authorization), originSecret, 'authorization');
 }

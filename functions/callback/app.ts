@@ -4,5 +4,5 @@ import { createCallbackApp } from '../core/web/callback-app.ts';
 
 /** The OAuth callback function: `/.pomerium/oauth/callback`. */
 export function createCallbackHandler(services: Services, originSecret: string | undefined) {
-  return webHandler(createCallbackApp(services.callback), originSecret);
+  return webHandler(createCallbackApp(services.callback), originSecret, 'callback');
 }

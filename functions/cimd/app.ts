@@ -11,5 +11,5 @@ export interface CimdHandlerOptions {
 
 /** The CIMD function: API Gateway event in, the route's client metadata document out. */
 export function createCimdHandler(options: CimdHandlerOptions) {
-  return webHandler(createCimdResponder(new RouteTable(options.routes)), options.originSecret);
+  return webHandler(createCimdResponder(new RouteTable(options.routes)), options.originSecret, 'cimd');
 }

@@ -4,5 +4,5 @@ import { createConnectApp } from '../core/web/connect-app.ts';
 
 /** The connect function: `/.pomerium/connect`, `/.pomerium/connections`, `/.pomerium/disconnect`. */
 export function createConnectHandler(services: Services, originSecret: string | undefined) {
-  return webHandler(createConnectApp(services.connect), originSecret);
+  return webHandler(createConnectApp(services.connect), originSecret, 'connect');
 }

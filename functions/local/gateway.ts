@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { responseToResult } from '../adapters/apigateway.ts';
 import { createServices, type Services } from '../adapters/services.ts';
 import type { IdentityProviderSettings } from '../core/auth/signin.ts';
@@ -13,7 +14,16 @@ import type { Clock } from '../core/store/clock.ts';
 import { createLocalCipher } from '../core/vault/cipher.ts';
 import { type DynamoLocal, startDynamoLocal } from './dynamo.ts';
 import { buildLocalHandlers } from './handlers.ts';
-import { BodyTooLargeError, localContext, nodeRequestToEvent, writeResult } from './node-adapter.ts';
+import {
+  BodyTooLargeError,
+  HEAD_TOO_LARGE_RAW,
+  HEAD_TOO_LARGE_RESULT,
+  localContext,
+  MAX_REQUEST_HEAD_BYTES,
+  nodeRequestToEvent,
+  requestHeadBytes,
+  writeResult,
+} from './node-adapter.ts';
 
 export interface LocalGatewayOptions {
   readonly config: GatewayConfig;
@@ -59,6 +69,23 @@ function newSigningKey(): string {
 
 async function errorResult(error: unknown) {
   return responseToResult(errorToResponse(error));
+}
+
+/**
+ * What Node's parser could not take: a head past its own 16 KiB limit gets the same 431 as one
+ * past {@link MAX_REQUEST_HEAD_BYTES}; anything else Node's default answer (400, or nothing when
+ * the client has gone).
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? HEAD_TOO_LARGE_RAW
+      : 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+  );
 }
 
 /**
@@ -116,6 +143,11 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
   try {
     for (const route of routes) {
       const server = createServer({ cert: options.tls.cert, key: options.tls.key }, async (req, res) => {
+        // API Gateway refuses an oversized head before any routing; so does the local gateway.
+        if (requestHeadBytes(req) > MAX_REQUEST_HEAD_BYTES) {
+          writeResult(res, HEAD_TOO_LARGE_RESULT);
+          return;
+        }
         try {
           const path = new URL(req.url ?? '/', 'https://local.invalid').pathname;
           const endpoint = findEndpoint(path, route.mcpPath);
@@ -134,6 +166,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
           else res.destroy();
         }
       });
+      server.on('clientError', answerClientError);
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -6,6 +6,71 @@ import type { ResponseStreamRuntime } from '../adapters/streaming.ts';
 /** What an API Gateway REST API would accept as a request payload (10 MB); larger gets 413 here too. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
+/**
+ * API Gateway's cap on "the total combined size of request line and header values" of a REST API
+ * request (a quota that cannot be raised). It counts what API Gateway receives, which is the
+ * client's request plus the headers CloudFront adds on the way.
+ */
+export const API_GATEWAY_MAX_HEAD_BYTES = 10_240;
+
+/**
+ * Room for what CloudFront adds before API Gateway counts: `Via` (about 70 bytes), `X-Amz-Cf-Id`
+ * (about 70), `X-Forwarded-For` (up to about 60) and the origin-verify header (about 75), about 280
+ * bytes in all, rounded up so a header CloudFront may add later does not break working flows.
+ */
+export const CLOUDFRONT_HEAD_ALLOWANCE_BYTES = 512;
+
+/**
+ * The most a client may send as request line plus headers, counted as sent (`Name: value` lines
+ * with their line ends): a request the local gateway accepts also fits API Gateway's limit after
+ * CloudFront, so no flow that works locally can fail in AWS on header size.
+ */
+export const MAX_REQUEST_HEAD_BYTES = API_GATEWAY_MAX_HEAD_BYTES - CLOUDFRONT_HEAD_ALLOWANCE_BYTES;
+
+/**
+ * The size of a request's head as the client sent it: the request line, each header line and the
+ * blank line. Node hands header values and the target over as latin1, one character per byte.
+ * Whatever space the client put around a value is not counted, so this errs on the low side by
+ * that much.
+ */
+export function requestHeadBytes(req: IncomingMessage): number {
+  let size = `${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}\r\n`.length;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    size += req.rawHeaders[i]!.length + 2 + req.rawHeaders[i + 1]!.length + 2;
+  }
+  return size + 2;
+}
+
+const HEAD_TOO_LARGE_BODY = JSON.stringify({ message: 'Request Header Fields Too Large' });
+
+/**
+ * The answer to a request over {@link MAX_REQUEST_HEAD_BYTES}. AWS documents the limit but not the
+ * answer, so this is our choice: 431 (RFC 6585 §5) with a body in API Gateway's own error shape
+ * (`{"message": ...}`), given before routing as API Gateway would, and the connection closed.
+ */
+export const HEAD_TOO_LARGE_RESULT: APIGatewayProxyResult = {
+  statusCode: 431,
+  headers: {
+    'content-type': 'application/json',
+    'content-length': String(HEAD_TOO_LARGE_BODY.length),
+    connection: 'close',
+  },
+  body: HEAD_TOO_LARGE_BODY,
+};
+
+/**
+ * {@link HEAD_TOO_LARGE_RESULT} as raw bytes, for a head so large that Node's parser gave up
+ * (past its 16 KiB `maxHeaderSize`) and there is no request object to answer through.
+ */
+export const HEAD_TOO_LARGE_RAW = [
+  'HTTP/1.1 431 Request Header Fields Too Large',
+  'Content-Type: application/json',
+  `Content-Length: ${HEAD_TOO_LARGE_BODY.length}`,
+  'Connection: close',
+  '',
+  HEAD_TOO_LARGE_BODY,
+].join('\r\n');
+
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
 }

@@ -6,5 +6,5 @@ import { createLoginApp } from '../core/web/login-app.ts';
 /** The login function: `/.pomerium/login`, `/.pomerium/login/callback`, `/.pomerium/logout`. */
 export function createLoginHandler(services: Services, originSecret: string | undefined) {
   const app = services.login ? createLoginApp(services.login) : async () => refusalPage('idp_not_configured');
-  return webHandler(app, originSecret);
+  return webHandler(app, originSecret, 'login');
 }

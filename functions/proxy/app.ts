@@ -7,5 +7,5 @@ export function createProxyHandler(
   originSecret: string | undefined,
   runtime: ResponseStreamRuntime,
 ) {
-  return streamingWebHandler(createMcpProxy(proxy), originSecret, runtime);
+  return streamingWebHandler(createMcpProxy(proxy), originSecret, runtime, 'proxy');
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Route } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
 import { GrantRevokedError, type GrantStore } from '../store/grants.ts';
+import { telemetryOf } from '../telemetry.ts';
 import { mintAccessToken } from './access-token.ts';
 import type { ClientResolver } from './clients.ts';
 import { oauthError, oauthJson, readOAuthForm } from './oauth-errors.ts';
@@ -131,7 +132,10 @@ export async function tokenEndpoint(
         if (!(error instanceof GrantRevokedError)) throw error;
         return oauthError('code_replayed');
       }
-      return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined);
+      const telemetry = telemetryOf(request);
+      return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined, () =>
+        telemetry.tokenIssued('authorization_code'),
+      );
     }
     case 'refresh_token': {
       if (!client.refreshTokens) return oauthError('refresh_not_allowed');
@@ -145,7 +149,10 @@ export async function tokenEndpoint(
       if (scope !== null && !scope.split(' ').every((s) => rotated.grant.scope.split(' ').includes(s))) {
         return oauthError('scope_widening');
       }
-      return issue(deps, route, rotated.grant, rotated.refreshToken);
+      const telemetry = telemetryOf(request);
+      return issue(deps, route, rotated.grant, rotated.refreshToken, () =>
+        telemetry.tokenIssued('refresh_token'),
+      );
     }
     case null:
       return oauthError('grant_type_missing');
@@ -159,6 +166,7 @@ async function issue(
   route: Route,
   grant: { userId: string; clientId: string; grantId: string; scope: string },
   refreshToken: string | undefined,
+  issued: () => void,
 ): Promise<Response> {
   const { token } = await mintAccessToken(deps.signer, {
     route,
@@ -169,6 +177,7 @@ async function issue(
     ttlSeconds: deps.accessTokenTtlSeconds,
     now: deps.now(),
   });
+  issued();
   return oauthJson(200, {
     access_token: token,
     token_type: 'Bearer',

@@ -3,6 +3,7 @@ import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
 import { bearerChallengeParams } from '../oauth/www-authenticate.ts';
 import type { Route, RouteTable } from '../routes.ts';
+import { telemetryOf } from '../telemetry.ts';
 import { routeOf } from '../web/request-context.ts';
 import { type ConnectContext, connectRequired } from './connect-required.ts';
 import type { GrantChecks } from './grant-checks.ts';
@@ -109,7 +110,8 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
     }
 
     const context: ConnectContext = { route, claims, message, session, request, sealer: deps.sealer };
-    let token = await deps.upstreamTokens.get(route.origin, claims.sub);
+    const telemetry = telemetryOf(request);
+    let token = await deps.upstreamTokens.get(route.origin, claims.sub, { telemetry });
     if (!token.ok) {
       if (token.code === 'upstream_unavailable') return unavailable(message);
       return connectRequired(context, undefined, now());
@@ -119,8 +121,9 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
     if (session) headers['mcp-session-id'] = session.s;
     const target = new URL(route.config.to);
     const client = deps.upstreamFor(route);
-    const send = (accessToken: string) =>
-      client.send({
+    const send = async (accessToken: string) => {
+      const sentAt = performance.now();
+      const result = await client.send({
         url: target,
         method: request.method,
         headers: { ...headers, authorization: `Bearer ${accessToken}` },
@@ -128,12 +131,20 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
         headersTimeoutMs: limits.headersTimeoutMs,
         signal: request.signal,
       });
+      const latency = performance.now() - sentAt;
+      if (result.ok) telemetry.upstreamResponded(result.status, latency);
+      else telemetry.upstreamFailed(result.code, latency);
+      return result;
+    };
 
     let answer = await send(token.accessToken);
     if (answer.ok && answer.status === 401) {
       // One refresh and one retry; the upstream's own challenge never reaches the client.
       answer.body.resume();
-      token = await deps.upstreamTokens.get(route.origin, claims.sub, { rejected: token.accessToken });
+      token = await deps.upstreamTokens.get(route.origin, claims.sub, {
+        rejected: token.accessToken,
+        telemetry,
+      });
       if (!token.ok) {
         if (token.code === 'upstream_unavailable') return unavailable(message);
         return connectRequired(context);
@@ -156,9 +167,18 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
         return connectRequired(context, 'insufficient_scope', now(), needed.slice(0, 20));
       }
     }
-    return respond(answer, message, bound, session, deps.sealer, limits, isInitialize(message), () =>
-      deps.grantAlive(route.origin, claims),
+    const response = respond(
+      answer,
+      message,
+      bound,
+      session,
+      deps.sealer,
+      limits,
+      isInitialize(message),
+      () => deps.grantAlive(route.origin, claims),
     );
+    if (answer.ok && answer.status < 500) telemetry.relayingUpstream();
+    return response;
   };
 }
 

@@ -1,3 +1,4 @@
+import type { Telemetry, UpstreamRefreshOutcome } from '../telemetry.ts';
 import type { Vault, VaultGetResult } from '../vault/vault.ts';
 
 /**
@@ -9,10 +10,18 @@ import type { Vault, VaultGetResult } from '../vault/vault.ts';
  * At most `maxEntries` entries; the least recently used go first. Tokens are never logged.
  */
 export interface UpstreamTokens {
-  get(route: string, user: string, options?: { rejected?: string }): Promise<VaultGetResult>;
+  /** `telemetry` hears of a refresh this call makes (not of one it only waits for). */
+  get(
+    route: string,
+    user: string,
+    options?: { rejected?: string; telemetry?: Telemetry },
+  ): Promise<VaultGetResult>;
   /** Forgets a (route, person): after a disconnect seen by this instance. */
   forget(route: string, user: string): void;
 }
+
+const refreshReporter = (telemetry: Telemetry) => (outcome: UpstreamRefreshOutcome) =>
+  telemetry.upstreamRefresh(outcome);
 
 interface Entry {
   readonly result: VaultGetResult & { ok: true };
@@ -55,7 +64,13 @@ export function createUpstreamTokens(options: {
       const shared = getOptions.rejected === undefined ? inFlight.get(key) : undefined;
       if (shared) return shared;
       const read = options.vault
-        .get({ route, user }, getOptions.rejected ? { rejectedAccessToken: getOptions.rejected } : {})
+        .get(
+          { route, user },
+          {
+            ...(getOptions.rejected ? { rejectedAccessToken: getOptions.rejected } : {}),
+            ...(getOptions.telemetry ? { onRefresh: refreshReporter(getOptions.telemetry) } : {}),
+          },
+        )
         .then((result) => {
           if (result.ok) {
             cache.delete(key);

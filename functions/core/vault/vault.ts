@@ -1,6 +1,7 @@
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../store/clock.ts';
 import { type StoreDeps, VAULT_SORT_PREFIX, vaultKey, vaultPartition } from '../store/keys.ts';
+import type { UpstreamRefreshOutcome } from '../telemetry.ts';
 import { type Cipher, DecryptError } from './cipher.ts';
 import type { ClientSecretResolver } from './client-auth.ts';
 import {
@@ -78,7 +79,14 @@ export interface Vault {
    * `rejectedAccessToken`, the token the upstream just answered 401 to). Concurrent callers
    * share one refresh: see the lease algorithm in docs/storage.md.
    */
-  get(key: VaultKey, options?: { readonly rejectedAccessToken?: string }): Promise<VaultGetResult>;
+  get(
+    key: VaultKey,
+    options?: {
+      readonly rejectedAccessToken?: string;
+      /** Hears the outcome of a refresh this call makes (telemetry; never a token). */
+      readonly onRefresh?: (outcome: UpstreamRefreshOutcome) => void;
+    },
+  ): Promise<VaultGetResult>;
   /** The user's connections, by route. */
   list(user: string): Promise<VaultConnection[]>;
   /** Removes the item and returns what revocation needs, or `undefined` when there was none. */
@@ -191,6 +199,7 @@ export function createVault(options: VaultOptions): Vault {
     secrets: VaultSecrets & { refreshToken: string },
     leaseId: string,
     rejected: string | undefined,
+    onRefresh: ((outcome: UpstreamRefreshOutcome) => void) | undefined,
   ): Promise<VaultGetResult> => {
     let outcome: RefreshOutcome;
     try {
@@ -201,10 +210,12 @@ export function createVault(options: VaultOptions): Vault {
         now: () => clock.now(),
       });
     } catch (error) {
+      onRefresh?.('error');
       // Not the upstream's doing (e.g. a secret resolver failed): free the lease, then report.
       await lease.write(key, leaseId, updateExpression({}, ['leaseUntil', 'leaseId']));
       throw error;
     }
+    onRefresh?.(outcome.kind);
     switch (outcome.kind) {
       case 'tokens':
         await persist(key, item, secrets, leaseId, outcome);
@@ -283,7 +294,14 @@ export function createVault(options: VaultOptions): Vault {
           return currentTokenOr(item, secrets, rejected, 'reauthorization_required');
         const leaseId = await lease.take(key, item.version);
         if (leaseId !== undefined) {
-          return refreshAsWinner(key, item, { ...secrets, refreshToken }, leaseId, rejected);
+          return refreshAsWinner(
+            key,
+            item,
+            { ...secrets, refreshToken },
+            leaseId,
+            rejected,
+            getOptions.onRefresh,
+          );
         }
         // A loser: wait for the winner's new version, its failure, or its lease to lapse.
         for (;;) {

@@ -11,10 +11,17 @@ export function cookieNames(origin: string): { session: string; binding: string 
   return { session: `__Host-mcp-edge-session-${suffix}`, binding: `__Host-mcp-edge-bind-${suffix}` };
 }
 
+/**
+ * The longest `Cookie` header worth parsing: API Gateway refuses a request whose request line and
+ * headers pass 10,240 bytes (and the local gateway refuses it earlier), so a longer one never
+ * comes through the gateway; all the gateway's cookies together must fit well inside this.
+ */
+export const MAX_COOKIE_HEADER_BYTES = 10_240;
+
 /** Parses a `Cookie` header; the first value of a name wins, malformed pairs are skipped. */
 export function readCookies(header: string | null): Map<string, string> {
   const cookies = new Map<string, string>();
-  if (!header || header.length > 32_768) return cookies;
+  if (!header || header.length > MAX_COOKIE_HEADER_BYTES) return cookies;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq <= 0) continue;
