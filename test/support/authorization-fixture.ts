@@ -16,6 +16,8 @@ import { freePort } from '../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
 import { type ClientDocumentsHost, startClientDocumentsHost } from './client-documents-host.ts';
 import { HttpBrowser } from './http-browser.ts';
+import { gatewayKeys } from './local-gateway.ts';
+import { recordTokenAnswer } from './secrets.ts';
 
 /**
  * Everything a test of the gateway's authorization server needs, real and on 127.0.0.1: the local
@@ -77,6 +79,13 @@ export async function startAuthorizationFixture(
       ...(options.upstreamTokenTtl ? { accessTokenTtl: options.upstreamTokenTtl } : {}),
     });
     started.push(demo);
+    // The upstream's and the identity provider's tokens, for the run's log check.
+    demo.upstream.authorizationServer.on('grant.success', (ctx) =>
+      recordTokenAnswer(ctx.body, { upstream: true }),
+    );
+    demo.identityProvider.provider.on('grant.success', (ctx) =>
+      recordTokenAnswer(ctx.body, { upstream: true }),
+    );
     const extra = options.config?.({ documents: documents.origin }) ?? {};
     const parsed = parseConfig({
       ...extra,
@@ -92,6 +101,7 @@ export async function startAuthorizationFixture(
       tls: cert,
       ca: cert.ca,
       idp: { issuer: demo.identityProvider.issuer, clientId: demo.identityProvider.clientId },
+      ...gatewayKeys(),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.proxyLimits ? { proxyLimits: options.proxyLimits } : {}),
     });

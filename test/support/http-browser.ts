@@ -1,15 +1,52 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { recordJsonBody, recordOAuthParameters, recordSecret } from './secrets.ts';
 
-/** A fetch that trusts the development CA (MCP SDK transports, direct calls to the demo servers). */
+/** Records the secrets a request carries (bearer, form parameters) for the run's log check. */
+function recordRequest(url: URL, headers: Record<string, string> | Headers | undefined, body: unknown): void {
+  recordOAuthParameters(url.searchParams);
+  const authorization =
+    headers instanceof Headers
+      ? headers.get('authorization')
+      : (headers?.authorization ?? headers?.Authorization);
+  recordSecret('gateway access token', /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1]);
+  if (body instanceof URLSearchParams) recordOAuthParameters(body);
+  else if (typeof body === 'string' && !body.startsWith('{'))
+    recordOAuthParameters(new URLSearchParams(body));
+}
+
+/** Records the secrets an answer carries (session id, redirect parameters, token JSON). */
+async function recordAnswer(headers: Headers, text: () => Promise<string>): Promise<void> {
+  recordSecret('session id', headers.get('mcp-session-id'));
+  const location = headers.get('location');
+  if (location) {
+    try {
+      recordOAuthParameters(new URL(location, 'https://any.invalid').searchParams);
+    } catch {
+      // not a URL
+    }
+  }
+  if (/json/i.test(headers.get('content-type') ?? '')) recordJsonBody(await text());
+}
+
+/**
+ * A fetch that trusts the development CA (MCP SDK transports, direct calls to the demo servers).
+ * The secrets it sends and receives are recorded for the run's log check (test/support/secrets.ts).
+ */
 export function caFetch(agent: Agent): typeof fetch {
-  return ((url: string | URL | Request, init?: RequestInit) =>
-    undiciFetch(url as string, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
+  return (async (url: string | URL | Request, init?: RequestInit) => {
+    const target = new URL(url instanceof Request ? url.url : url);
+    recordRequest(target, init?.headers as Record<string, string> | Headers | undefined, init?.body);
+    const res = await undiciFetch(url as string, { ...(init as object), dispatcher: agent });
+    await recordAnswer(res.headers as unknown as Headers, () => res.clone().text());
+    return res;
+  }) as unknown as typeof fetch;
 }
 
 /** A PKCE verifier and its S256 challenge (RFC 7636). */
 export function pkcePair(): { verifier: string; challenge: string } {
   const verifier = randomBytes(32).toString('base64url');
+  recordSecret('pkce verifier', verifier);
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
@@ -94,6 +131,7 @@ export class HttpBrowser {
     const headers: Record<string, string> = { accept: init.accept ?? 'text/html', ...init.headers };
     if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     this.visited.push(url);
+    recordRequest(url, headers, init.body);
     const res = await undiciFetch(url, {
       method: init.method ?? 'GET',
       headers,
@@ -110,9 +148,11 @@ export class HttpBrowser {
       );
       if (expired || value === '') cookies.delete(name);
       else cookies.set(name, value);
+      recordSecret('cookie', value);
     }
     this.jar.set(url.hostname, cookies);
     const exchange = { url, status: res.status, headers: res.headers, body: await res.text() };
+    await recordAnswer(res.headers as unknown as Headers, async () => exchange.body);
     this.seen.push(exchange);
     return exchange;
   }

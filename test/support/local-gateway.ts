@@ -1,3 +1,4 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,24 @@ import {
 } from '../../functions/local/gateway.ts';
 import { freePort } from '../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
+import { recordKey, recordPemKey } from './secrets.ts';
+
+/**
+ * New keys for a local gateway (vault, sealing, token signing), recorded for the run's log check;
+ * the gateway would otherwise make its own, which no test could look for in the logs.
+ */
+export function gatewayKeys(): Pick<LocalGatewayOptions, 'vaultKey' | 'sealingKey' | 'signingKey'> {
+  const vaultKey = randomBytes(32);
+  const sealingKey = randomBytes(32);
+  const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+  recordKey('vault key', vaultKey);
+  recordKey('sealing key', sealingKey);
+  recordPemKey('signing key', signingKey);
+  return { vaultKey, sealingKey, signingKey };
+}
 
 export interface TestGateway {
   gateway: LocalGateway;
@@ -33,7 +52,13 @@ export async function startTestGateway(
   for (let i = 0; i < count; i++) origins.push(`https://localhost:${await freePort()}`);
   const parsed = parseConfig({ routes: routes(origins) });
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
-  const gateway = await startLocalGateway({ config: parsed.config, tls: cert, ca: cert.ca, ...options });
+  const gateway = await startLocalGateway({
+    config: parsed.config,
+    tls: cert,
+    ca: cert.ca,
+    ...gatewayKeys(),
+    ...options,
+  });
   return {
     gateway,
     cert,

@@ -4,6 +4,7 @@ import type {
   OAuthClientMetadata,
   OAuthTokens,
 } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { recordSecret, recordTokenAnswer } from './secrets.ts';
 
 /**
  * An MCP SDK v1 `OAuthClientProvider` kept in memory, as a desktop MCP client would keep it on
@@ -52,6 +53,7 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
   }
 
   saveClientInformation(info: OAuthClientInformationMixed): void {
+    recordTokenAnswer(info);
     this.info = info;
   }
 
@@ -60,6 +62,7 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
   }
 
   saveTokens(tokens: OAuthTokens): void {
+    recordTokenAnswer(tokens);
     this.saved = tokens;
   }
 
@@ -68,6 +71,7 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
   }
 
   saveCodeVerifier(verifier: string): void {
+    recordSecret('pkce verifier', verifier);
     this.verifier = verifier;
   }
 

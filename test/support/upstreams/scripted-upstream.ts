@@ -10,6 +10,7 @@ import {
   type DemoMcpServerOptions,
   resourceMetadata,
 } from '../../../functions/local/demo/mcp-server.ts';
+import { recordSecret } from '../secrets.ts';
 
 /**
  * What the scripted upstream answers an MCP request with (after a valid bearer token). Each test
@@ -185,6 +186,7 @@ function record(
     res.once('close', () => resolve({ completed: res.writableFinished, at: preciseNow() }));
   });
   const match = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
+  recordSecret('upstream access token', match?.[1]);
   const request: RecordedRequest = {
     index: requests.length,
     method: req.method ?? 'GET',

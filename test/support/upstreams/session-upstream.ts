@@ -16,6 +16,7 @@ import {
   type DemoMcpServerOptions,
   json,
 } from '../../../functions/local/demo/mcp-server.ts';
+import { recordSecret } from '../secrets.ts';
 
 /** One HTTP request that reached the upstream's MCP endpoint, as the upstream saw it. */
 export interface RecordedCall {
@@ -217,6 +218,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 function issuerOf(req: IncomingMessage): string | undefined {
   const token = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
   if (!token) return undefined;
+  recordSecret('upstream access token', token);
   try {
     const iss = decodeJwt(token).iss;
     return typeof iss === 'string' ? iss : undefined;
@@ -327,6 +329,7 @@ export function sessionUpstream(
         retryInterval: 250,
         onsessioninitialized: (id) => {
           record.sessionId = id;
+          recordSecret('session id', id);
           recorder.sessions.set(id, { transport, server });
         },
         onsessionclosed: (id) => {
