@@ -9,6 +9,7 @@ import {
 } from '../../support/authorization-server.ts';
 import { httpsCall } from '../../support/https.ts';
 import { startTestGateway, type TestGateway } from '../../support/local-gateway.ts';
+import { expectRefusal } from '../../support/refusals.ts';
 
 /**
  * The MCP client-registration order, against real oidc-provider authorization servers:
@@ -139,10 +140,8 @@ describe('which client the gateway uses at the upstream', () => {
 
   it('explains what the operator must configure when the server offers neither', async () => {
     const res = await connect(2);
-    expect(res.status).toBe(503);
-    expect(res.body).toContain(
-      'supports neither Client ID Metadata Documents nor dynamic client registration',
-    );
+    expectRefusal(res, 503, 'no_client_available');
+    // What to configure is the page's point: the route's callback and the config key.
     expect(res.body).toContain(`${gw.origins[2]}/.pomerium/oauth/callback`);
     expect(res.body).toContain('upstream.clientId');
     expect(res.headers.location).toBeUndefined();

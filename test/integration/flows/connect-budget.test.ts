@@ -31,7 +31,7 @@ describe('connect against an upstream that never answers', () => {
     await gw?.stop();
   });
 
-  it('gives up when the shared budget runs out and reports discovery_failed', async () => {
+  it('gives up when the shared budget runs out and reports the upstream unreachable', async () => {
     const started = Date.now();
     const result = await startConnect(
       { ...gw.gateway.services.connect, connectBudgetMs: 500 },
@@ -42,7 +42,7 @@ describe('connect against an upstream that never answers', () => {
         returnTo: '/.pomerium/connections',
       },
     );
-    expect(result).toMatchObject({ ok: false, code: 'discovery_failed' });
+    expect(result).toMatchObject({ ok: false, code: 'upstream_unreachable' });
     // Three calls would each wait their own 10 s without the budget.
     expect(Date.now() - started).toBeLessThan(5_000);
   });

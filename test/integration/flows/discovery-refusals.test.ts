@@ -5,6 +5,7 @@ import { cookieNames } from '../../../functions/core/web/cookies.ts';
 import { freePort } from '../../../functions/local/ports.ts';
 import { httpsCall } from '../../support/https.ts';
 import { startTestGateway, type TestGateway } from '../../support/local-gateway.ts';
+import { expectRefusal } from '../../support/refusals.ts';
 
 /**
  * A hostile or broken upstream: its protected-resource metadata claims another resource, or its
@@ -122,8 +123,7 @@ describe('connect refuses upstream metadata that does not add up', () => {
     [3, 'resource_metadata_not_found'],
   ])('route %i → a 502 page with code %s and nothing stored', async (index, code) => {
     const res = await connect(gw.origins[index]!);
-    expect(res.status).toBe(502);
-    expect(res.body).toContain(`<code>${code}</code>`);
+    expectRefusal(res, 502, code);
     expect(res.headers.location).toBeUndefined();
     expect(await stored('state#')).toBe(0);
     expect(await stored('discovery#')).toBe(0);

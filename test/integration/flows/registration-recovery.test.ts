@@ -5,17 +5,20 @@ import { cookieNames } from '../../../functions/core/web/cookies.ts';
 import { freePort } from '../../../functions/local/ports.ts';
 import { httpsCall } from '../../support/https.ts';
 import { startTestGateway, type TestGateway } from '../../support/local-gateway.ts';
+import { expectRefusal } from '../../support/refusals.ts';
 
 /**
  * A dynamically registered client that the authorization server has since deleted answers
  * `invalid_client` at the token endpoint. The gateway must forget its registration so the next
- * connect registers again, instead of failing for that route forever.
+ * connect registers again, instead of failing for that route forever — whether the refusal is an
+ * error body or a `401` challenge that names the error (oauth4webapi reports the two differently).
  */
 describe('a dynamic registration the server no longer knows', () => {
   let gw: TestGateway;
   let as: Server;
   let issuer: string;
   let tokenRequests = 0;
+  let challenge = false;
 
   beforeAll(async () => {
     const port = await freePort();
@@ -27,7 +30,10 @@ describe('a dynamic registration the server no longer knows', () => {
       req.resume();
       req.on('end', () => {
         tokenRequests += 1;
-        res.writeHead(401, { 'content-type': 'application/json' });
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          ...(challenge ? { 'www-authenticate': 'Basic realm="as", error="invalid_client"' } : {}),
+        });
         res.end(JSON.stringify({ error: 'invalid_client', error_description: 'unknown client' }));
       });
     });
@@ -41,7 +47,12 @@ describe('a dynamic registration the server no longer knows', () => {
     await gw?.stop();
   });
 
-  it('drops the registration when the token endpoint says invalid_client', async () => {
+  it.each([
+    ['an error body', false],
+    ['a 401 challenge', true],
+  ])('drops the registration when the token endpoint says invalid_client in %s', async (_, withChallenge) => {
+    challenge = withChallenge;
+    tokenRequests = 0;
     const { services, routes } = gw.gateway;
     const route = routes[0]!;
     await services.registrations.put(route.origin, issuer, {
@@ -71,8 +82,8 @@ describe('a dynamic registration the server no longer knows', () => {
       ca: gw.cert.ca,
       headers: { cookie: `${names.session}=${session.id}; ${names.binding}=${binding}` },
     });
-    expect(res.status).toBe(502);
-    expect(res.body).toContain('<code>token_exchange_failed</code>');
+    expectRefusal(res, 502, 'token_exchange_failed');
+    expect(res.body).toContain('(<code>invalid_client</code>)');
     expect(tokenRequests).toBe(1);
     expect(await services.registrations.get(route.origin, issuer)).toBeUndefined();
   });
