@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_DEFINITION } from '../../../functions/core/store/table.ts';
 import { httpsCall } from '../../support/https.ts';
 import { startTestGateway, type TestGateway } from '../../support/local-gateway.ts';
+import { expectRefusal } from '../../support/refusals.ts';
 
 const CIMD = '/.well-known/mcp-client-metadata.json';
 
@@ -82,16 +83,18 @@ describe('local gateway serving two routes over HTTPS', () => {
   it('refuses other methods with 405 and Allow', async () => {
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       const res = await call(t.origins[0]!, { method });
-      expect(res.status).toBe(405);
+      expectRefusal(res, 405, 'method_not_allowed');
       expect(res.headers.allow).toBe('GET, HEAD, OPTIONS');
       expect(JSON.parse(res.body).error).toBe('method_not_allowed');
+      // A browser-based client may read the code: the CORS answer exposes the header.
+      expect(res.headers['access-control-expose-headers']).toContain('x-mcp-edge-refusal');
     }
   });
 
   it('answers an unknown host with a 404 JSON error', async () => {
     for (const host of ['evil.example', 'localhost:1', 'localhost']) {
       const res = await call(t.origins[0]!, { headers: { host } });
-      expect(res.status).toBe(404);
+      expectRefusal(res, 404, 'unknown_route');
       expect(res.headers['content-type']).toBe('application/json');
       expect(JSON.parse(res.body)).toEqual({ error: 'unknown_route', error_description: expect.any(String) });
     }
@@ -100,11 +103,11 @@ describe('local gateway serving two routes over HTTPS', () => {
   it('answers hostile Host headers and unknown paths with clean 4xx JSON, never a stack', async () => {
     for (const host of ['a b', 'x/y', 'évil', '<script>']) {
       const res = await call(t.origins[0]!, { headers: { host } });
-      expect(res.status).toBe(400);
-      expect(JSON.parse(res.body).error).toBe('invalid_request');
+      expectRefusal(res, 400, 'invalid_host');
+      expect(JSON.parse(res.body).error).toBe('invalid_host');
     }
     const unknown = await call(t.origins[0]!, { path: '/nothing-here' });
-    expect(unknown.status).toBe(404);
+    expectRefusal(unknown, 404, 'not_found');
     expect(JSON.parse(unknown.body).error).toBe('not_found');
     const traversal = await call(t.origins[0]!, {
       path: '/.well-known/../.well-known/mcp-client-metadata.json%00',

@@ -11,6 +11,7 @@ import {
 } from '../../../functions/local/node-adapter.ts';
 import { freePort } from '../../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../../functions/local/tls.ts';
+import { expectRefusal } from '../../support/refusals.ts';
 
 /**
  * The local gateway's adapter is streaming-capable: a response-streaming handler (Lambda's
@@ -96,13 +97,13 @@ describe('local response streaming', () => {
 
   it('refuses a request without the origin secret when the check is on', async () => {
     const res = await get('/guarded');
-    expect(res.status).toBe(403);
-    expect(JSON.parse(res.chunks.join('')).error).toBe('forbidden');
+    expectRefusal(res, 403, 'origin_unverified');
+    expect(JSON.parse(res.chunks.join('')).error).toBe('origin_unverified');
   });
 
   it('turns a thrown error into a clean 500 JSON answer without detail', async () => {
     const res = await get('/boom');
-    expect(res.status).toBe(500);
+    expectRefusal(res, 500, 'server_error');
     const body = res.chunks.join('');
     expect(JSON.parse(body).error).toBe('server_error');
     expect(body).not.toContain('internal detail');
