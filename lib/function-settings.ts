@@ -51,9 +51,11 @@ export interface FunctionSettings {
    */
   readonly gatewayTokens: GatewayTokens;
   /**
-   * Seals values it hands to MCP clients (`Mcp-Session-Id`, request state) with the stack's
-   * generated sealing secret (lib/sealing-secret.ts): MCP_EDGE_SEALING_SECRET_ARN and
-   * `secretsmanager:GetSecretValue` on exactly that secret (read once per cold start).
+   * Reads the stack's generated sealing secret (lib/sealing-secret.ts): MCP_EDGE_SEALING_SECRET_ARN
+   * and `secretsmanager:GetSecretValue` on exactly that secret (read once per cold start). Every
+   * function that reads or writes authenticated table records needs it (their MACs and sealed
+   * data are keyed from it, functions/core/store/record-mac.ts); the proxy also seals the values
+   * it hands to MCP clients (`Mcp-Session-Id`, request state) with it.
    */
   readonly sealing: boolean;
   /** Streams its response through API Gateway (`ResponseTransferMode.STREAM`). */
@@ -84,6 +86,7 @@ const OAUTH_CLIENT: Partial<FunctionSettings> = {
   recordKinds: ['session', 'state', 'vault', 'registration', 'discovery'],
   vault: true,
   upstreamSecrets: true,
+  sealing: true,
   timeout: Duration.seconds(25),
 };
 
@@ -99,6 +102,7 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
     tableAccess: 'readWrite',
     recordKinds: ['session', 'login'],
     signIn: true,
+    sealing: true,
     timeout: Duration.seconds(25),
   },
   // Its connections page also lists the MCP clients a person authorized, and revokes them.
@@ -114,6 +118,7 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
     recordKinds: ['client', 'code', 'grant', 'refresh'],
     readOnlyRecordKinds: ['session', 'vault'],
     gatewayTokens: 'issue',
+    sealing: true,
     timeout: Duration.seconds(25),
   },
   // MCP traffic: long-lived SSE streams, up to API Gateway's 15-minute streaming limit. It checks

@@ -4,6 +4,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { z } from 'zod';
 import { createKmsSigner } from '../core/authorization/signer.ts';
 import { authorizationSettingsSchema } from '../core/config/schema.ts';
+import { recordKeyFrom } from '../core/store/record-mac.ts';
 import { createKmsCipher } from '../core/vault/kms-cipher.ts';
 import { AWS_CLIENT_SETTINGS } from './aws-clients.ts';
 import { lambdaSettings } from './lambda-env.ts';
@@ -17,7 +18,8 @@ const idpSchema = z.object({
 
 /**
  * Services for a Lambda container, from the environment CDK sets (lib/gateway-function.ts):
- * MCP_EDGE_TABLE, MCP_EDGE_KMS_KEY_ARN, MCP_EDGE_IDP (JSON: issuer, clientId, clientSecretArn?),
+ * MCP_EDGE_TABLE, MCP_EDGE_KMS_KEY_ARN, MCP_EDGE_SEALING_SECRET_ARN, MCP_EDGE_IDP (JSON: issuer,
+ * clientId, clientSecretArn?),
  * plus the route table and origin secret. Built once per cold start.
  */
 export async function lambdaServices(
@@ -50,8 +52,14 @@ export async function lambdaServices(
     return value;
   };
 
+  // The table records' key (functions/core/store/record-mac.ts), from the stack's sealing secret.
+  const sealingSecretArn = env.MCP_EDGE_SEALING_SECRET_ARN;
+  if (!sealingSecretArn) throw new Error('MCP_EDGE_SEALING_SECRET_ARN must be set');
+  const recordKey = recordKeyFrom(await fromSecretsManager(sealingSecretArn));
+
   const services = createServices({
     routes,
+    recordKey,
     dynamo: new DynamoDBClient(AWS_CLIENT_SETTINGS),
     tableName,
     cipher: createKmsCipher({ kms, keyId }),

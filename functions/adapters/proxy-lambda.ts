@@ -7,6 +7,7 @@ import { createKmsSigner } from '../core/authorization/signer.ts';
 import type { RouteConfig } from '../core/config/schema.ts';
 import type { McpProxyDeps } from '../core/proxy/mcp-endpoint.ts';
 import { RouteTable } from '../core/routes.ts';
+import { createRecordMac, recordKeyFrom } from '../core/store/record-mac.ts';
 import { createKmsCipher } from '../core/vault/kms-cipher.ts';
 import { AWS_CLIENT_SETTINGS } from './aws-clients.ts';
 import { createProxyServices } from './proxy-services.ts';
@@ -62,8 +63,17 @@ export async function proxyLambdaServices(
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(AWS_CLIENT_SETTINGS), {
     marshallOptions: { removeUndefinedValues: true },
   });
+  const signer = createKmsSigner({ kms, keyId: required(env, 'MCP_EDGE_SIGNING_KEY_ARN') });
+  // The sealing secret (the proxy's sealing key and the table records' key) and the public key
+  // (so the first call verifies offline too), both once per cold start, side by side.
+  const [sealingSecret] = await Promise.all([
+    secretValue(required(env, 'MCP_EDGE_SEALING_SECRET_ARN')),
+    signer.publicKey(),
+  ]);
+  const records = createRecordMac(recordKeyFrom(sealingSecret));
   const { vault } = createVaultServices({
     ddb,
+    records,
     tableName,
     routes,
     cipher: createKmsCipher({ kms, keyId: required(env, 'MCP_EDGE_KMS_KEY_ARN') }),
@@ -80,12 +90,6 @@ export async function proxyLambdaServices(
       return value;
     },
   });
-  const signer = createKmsSigner({ kms, keyId: required(env, 'MCP_EDGE_SIGNING_KEY_ARN') });
-  const [sealingSecret] = await Promise.all([
-    secretValue(required(env, 'MCP_EDGE_SEALING_SECRET_ARN')),
-    // Fetched at cold start so the first call verifies offline too.
-    signer.publicKey(),
-  ]);
   const sealingKey = createHash('sha256')
     .update('mcp-edge/proxy-sealing/v1\n')
     .update(sealingSecret)
@@ -97,6 +101,7 @@ export async function proxyLambdaServices(
     vault,
     publicKey: () => signer.publicKey(),
     sealingKey,
+    records,
   });
   return { proxy, originSecret };
 }

@@ -10,6 +10,7 @@ import { createUpstreamTokens } from '../core/proxy/upstream-tokens.ts';
 import type { Route, RouteTable } from '../core/routes.ts';
 import type { Clock } from '../core/store/clock.ts';
 import { createGrantStore } from '../core/store/grants.ts';
+import type { RecordMac } from '../core/store/record-mac.ts';
 import type { Vault } from '../core/vault/vault.ts';
 
 export interface ProxyParts {
@@ -21,6 +22,8 @@ export interface ProxyParts {
   readonly publicKey: () => Promise<KeyObject>;
   /** The 256-bit key for the values the proxy seals for clients. */
   readonly sealingKey: Uint8Array;
+  /** Authenticates the grant records the proxy reads (record-mac.ts). */
+  readonly records: RecordMac;
   readonly ca?: string;
   readonly clock?: Clock;
   readonly limits?: Partial<ProxyLimits>;
@@ -45,7 +48,12 @@ export function createProxyServices(parts: ProxyParts): { proxy: McpProxyDeps; c
     }
     return client;
   };
-  const grants = createGrantStore({ ddb: parts.ddb, tableName: parts.tableName, clock: parts.clock });
+  const grants = createGrantStore({
+    ddb: parts.ddb,
+    tableName: parts.tableName,
+    clock: parts.clock,
+    records: parts.records,
+  });
   return {
     proxy: {
       routes: parts.routes,

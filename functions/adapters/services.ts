@@ -15,6 +15,7 @@ import type { Clock } from '../core/store/clock.ts';
 import { createDiscoveryCache } from '../core/store/discovery-cache.ts';
 import { createGrantStore } from '../core/store/grants.ts';
 import { createMcpClientStore } from '../core/store/mcp-clients.ts';
+import { createRecordMac } from '../core/store/record-mac.ts';
 import { createSessionStore } from '../core/store/sessions.ts';
 import { createStateStore } from '../core/store/state.ts';
 import type { Cipher } from '../core/vault/cipher.ts';
@@ -46,6 +47,11 @@ export interface ServiceParts {
   /** Looks up a configured secret reference (environment variable or Secrets Manager ARN). */
   readonly configuredSecret: (ref: { env?: string; secretArn?: string }) => Promise<string>;
   /**
+   * The 256-bit key the table records are authenticated with (functions/core/store/record-mac.ts;
+   * `recordKeyFrom` the sealing secret). Every function built on these services has it.
+   */
+  readonly recordKey: Uint8Array;
+  /**
    * The proxy's 256-bit key for the values it seals for clients (`Mcp-Session-Id`, request
    * state). Only the proxy has one; without it `proxy` is absent.
    */
@@ -65,7 +71,12 @@ export interface ServiceParts {
 /** Everything the login, connect and callback apps use, built once per container. */
 export function createServices(parts: ServiceParts) {
   const ddb = DynamoDBDocumentClient.from(parts.dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  const store = { ddb, tableName: parts.tableName, clock: parts.clock };
+  const store = {
+    ddb,
+    tableName: parts.tableName,
+    clock: parts.clock,
+    records: createRecordMac(parts.recordKey),
+  };
   const routes = new RouteTable(parts.routes);
   const sessions = createSessionStore(store);
   const states = createStateStore(store);

@@ -3,6 +3,7 @@ import { createOutboundFetch } from '../core/http/outbound-fetch.ts';
 import type { OutboundFetch } from '../core/oauth/types.ts';
 import type { Route, RouteTable } from '../core/routes.ts';
 import type { Clock } from '../core/store/clock.ts';
+import type { RecordMac } from '../core/store/record-mac.ts';
 import { createRegistrationStore } from '../core/store/registrations.ts';
 import type { Cipher } from '../core/vault/cipher.ts';
 import type { ClientSecretResolver } from '../core/vault/client-auth.ts';
@@ -13,6 +14,8 @@ export interface VaultParts {
   readonly ddb: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly clock?: Clock;
+  /** Authenticates the registration records (record-mac.ts). */
+  readonly records: RecordMac;
   readonly routes: RouteTable;
   readonly cipher: Cipher;
   /** Looks up a configured secret reference (environment variable or Secrets Manager ARN). */
@@ -27,7 +30,7 @@ export interface VaultParts {
  */
 export function createVaultServices(parts: VaultParts) {
   const store = { ddb: parts.ddb, tableName: parts.tableName, clock: parts.clock };
-  const registrations = createRegistrationStore({ ...store, cipher: parts.cipher });
+  const registrations = createRegistrationStore({ ...store, records: parts.records, cipher: parts.cipher });
 
   // One guarded fetch per route: private addresses only where the route opted in.
   const fetches = new Map<string, OutboundFetch>();

@@ -11,6 +11,7 @@ import { errorToResponse, HttpError } from '../core/http/errors.ts';
 import type { ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
 import { describeRoute, type Route } from '../core/routes.ts';
 import type { Clock } from '../core/store/clock.ts';
+import { recordKeyFrom } from '../core/store/record-mac.ts';
 import { createLocalCipher } from '../core/vault/cipher.ts';
 import { type DynamoLocal, startDynamoLocal } from './dynamo.ts';
 import { buildLocalHandlers } from './handlers.ts';
@@ -100,13 +101,15 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     }
   }
   const dynamo = await startDynamoLocal();
+  const sealingKey = options.sealingKey ?? randomBytes(32);
   const services = createServices({
     routes: options.config.routes,
     dynamo: dynamo.client,
     tableName: dynamo.tableName,
     cipher: createLocalCipher(options.vaultKey ?? randomBytes(32)),
     signer: createLocalSigner(options.signingKey ?? newSigningKey()),
-    sealingKey: options.sealingKey ?? randomBytes(32),
+    sealingKey,
+    recordKey: recordKeyFrom(sealingKey),
     ...(options.proxyLimits ? { proxyLimits: options.proxyLimits } : {}),
     authorization: {
       trustPolicy: options.config.trustPolicy,

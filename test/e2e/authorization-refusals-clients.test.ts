@@ -5,6 +5,7 @@ import { createClientDocuments } from '../../functions/core/authorization/client
 import { createClientResolver } from '../../functions/core/authorization/clients.ts';
 import { type AuthorizationFixture, startAuthorizationFixture } from '../support/authorization-fixture.ts';
 import { caFetch, type HttpBrowser, pkcePair } from '../support/http-browser.ts';
+import { expectRefusal } from '../support/refusals.ts';
 
 /**
  * What the gateway's authorization server refuses before a person is even asked: blocked clients,
@@ -75,9 +76,8 @@ async function expectRefusalPage(
 ): Promise<string> {
   const before = await counts(fx);
   const res = await browser.request(url);
-  expect(res.status).toBe(status);
+  expectRefusal(res, status, code);
   expect(res.headers.get('location')).toBeNull();
-  expect(res.body).toContain(`Error code: <code>${code}</code>`);
   expectClean(res.body);
   expect(await counts(fx)).toEqual(before);
   return res.body;
@@ -187,7 +187,7 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
         browser,
         authorizeUrl(fx, { client_id: goodClient, redirect_uri: redirectUri }),
         400,
-        'invalid_redirect_uri',
+        'redirect_uri_unregistered',
       );
       expect(body).not.toContain('evil.example');
     }
@@ -196,18 +196,19 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
   it('refuses a parameter sent twice with a page, before trusting any redirect URI', async () => {
     const url = authorizeUrl(fx, { client_id: goodClient });
     url.searchParams.append('redirect_uri', 'https://evil.example/callback');
-    await expectRefusalPage(fx, browser, url, 400, 'invalid_request');
+    await expectRefusalPage(fx, browser, url, 400, 'parameter_repeated');
   });
 
   /**
    * An authorize GET whose error goes back to the client: error, state, iss, and no code. Only for
    * a client whose redirect URIs the operator vouches for (here a configured one).
    */
-  async function expectClientError(params: Record<string, string | undefined>, error: string) {
+  async function expectClientError(params: Record<string, string | undefined>, error: string, code: string) {
     const before = await counts(fx);
     const state = randomBytes(8).toString('hex');
     const res = await browser.request(authorizeUrl(fx, { client_id: 'acme-desktop', state, ...params }));
-    expect(res.status).toBe(303);
+    // The error travels in the redirect (RFC 6749 §4.1.2.1); the gateway's code in its header.
+    expectRefusal(res, 303, code);
     const back = new URL(res.headers.get('location')!);
     expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);
     expect(back.searchParams.get('error')).toBe(error);
@@ -218,16 +219,20 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
   }
 
   it('sends a request without code_challenge back to the client with invalid_request, state and iss', async () => {
-    await expectClientError({ code_challenge: undefined }, 'invalid_request');
+    await expectClientError({ code_challenge: undefined }, 'invalid_request', 'pkce_required');
   });
 
   it('sends a request with code_challenge_method=plain back to the client with invalid_request', async () => {
     const { verifier } = pkcePair();
-    await expectClientError({ code_challenge: verifier, code_challenge_method: 'plain' }, 'invalid_request');
+    await expectClientError(
+      { code_challenge: verifier, code_challenge_method: 'plain' },
+      'invalid_request',
+      'pkce_method_unsupported',
+    );
   });
 
   it('sends a request for another route’s resource back to the client with invalid_target', async () => {
-    await expectClientError({ resource: fx.mcp(fx.B) }, 'invalid_target');
+    await expectClientError({ resource: fx.mcp(fx.B) }, 'invalid_target', 'resource_invalid');
   });
 
   // Regression (attacker review): an unlisted document client, or a self-registered one, chooses its
@@ -239,21 +244,21 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
       browser,
       authorizeUrl(fx, { client_id: goodClient, code_challenge: undefined }),
       400,
-      'invalid_request',
+      'pkce_required',
     );
     await expectRefusalPage(
       fx,
       browser,
       authorizeUrl(fx, { client_id: goodClient, code_challenge: verifier, code_challenge_method: 'plain' }),
       400,
-      'invalid_request',
+      'pkce_method_unsupported',
     );
     await expectRefusalPage(
       fx,
       browser,
       authorizeUrl(fx, { client_id: goodClient, response_type: 'token' }),
       400,
-      'unsupported_response_type',
+      'response_type_unsupported',
     );
   });
 
@@ -269,7 +274,7 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
       browser,
       authorizeUrl(fx, { client_id, redirect_uri: 'https://evil.example/login', response_type: 'x' }),
       400,
-      'unsupported_response_type',
+      'response_type_unsupported',
     );
     expect(body).not.toContain('evil.example/login?');
   });
@@ -293,10 +298,12 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
       headers: Record<string, string>,
       status: number,
       error: string,
+      refusal: string,
     ) {
       const before = await counts(fx);
       const res = await send(path, body, headers);
-      expect(res.status, body.slice(0, 80)).toBe(status);
+      expectRefusal(res, status, refusal);
+      // RFC 6749 §5.2: `error` stays the RFC's code; the gateway's own is in the header.
       expect(JSON.parse(res.text).error).toBe(error);
       expect(res.headers.get('cache-control')).toBe('no-store');
       expectClean(res.text, [code, verifier]);
@@ -309,28 +316,49 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
 
     it('refuses a token request sent as JSON with invalid_request', async () => {
       const body = JSON.stringify(Object.fromEntries(new URLSearchParams(grant)));
-      await expectRefused(TOKEN, body, JSON_TYPE, 400, 'invalid_request');
+      await expectRefused(TOKEN, body, JSON_TYPE, 400, 'invalid_request', 'form_not_urlencoded');
     });
 
     it('refuses a token request with a repeated parameter with invalid_request', async () => {
-      await expectRefused(TOKEN, `${grant}&code=${code}`, FORM, 400, 'invalid_request');
-      await expectRefused(TOKEN, `${grant}&client_id=other`, FORM, 400, 'invalid_request');
+      await expectRefused(TOKEN, `${grant}&code=${code}`, FORM, 400, 'invalid_request', 'parameter_repeated');
+      await expectRefused(
+        TOKEN,
+        `${grant}&client_id=other`,
+        FORM,
+        400,
+        'invalid_request',
+        'parameter_repeated',
+      );
     });
 
     it('refuses a token request body over 16 KiB with 413', async () => {
-      await expectRefused(TOKEN, `${grant}&pad=${'x'.repeat(17_000)}`, FORM, 413, 'invalid_request');
+      await expectRefused(
+        TOKEN,
+        `${grant}&pad=${'x'.repeat(17_000)}`,
+        FORM,
+        413,
+        'invalid_request',
+        'request_too_large',
+      );
     });
 
     it('refuses an unknown grant_type with unsupported_grant_type', async () => {
       for (const type of ['password', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code']) {
         const body = grant.replace('grant_type=authorization_code', `grant_type=${encodeURIComponent(type)}`);
-        await expectRefused(TOKEN, body, FORM, 400, 'unsupported_grant_type');
+        await expectRefused(TOKEN, body, FORM, 400, 'unsupported_grant_type', 'grant_type_unsupported');
       }
     });
 
     it('refuses a client that sends a secret with 401 invalid_client and a WWW-Authenticate challenge', async () => {
       // A secret in the body used no Authorization scheme: 401 without a challenge (RFC 6749 §5.2 "may").
-      const inBody = await expectRefused(TOKEN, `${grant}&client_secret=s3cret`, FORM, 401, 'invalid_client');
+      const inBody = await expectRefused(
+        TOKEN,
+        `${grant}&client_secret=s3cret`,
+        FORM,
+        401,
+        'invalid_client',
+        'client_secret_refused',
+      );
       expect(inBody.text).not.toContain('s3cret');
       const basic = `Basic ${Buffer.from('acme-desktop:s3cret').toString('base64')}`;
       const inHeader = await expectRefused(
@@ -339,6 +367,7 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
         { ...FORM, authorization: basic },
         401,
         'invalid_client',
+        'client_secret_refused',
       );
       expect(inHeader.headers.get('www-authenticate')).toBeTruthy();
     });
@@ -347,39 +376,64 @@ describe('authorize refuses client documents, redirect URIs and requests it cann
     // WWW-Authenticate names the scheme it used (regression: the gateway once answered `Bearer`).
     it('answers a secret sent with HTTP Basic with a challenge in the Basic scheme the client used', async () => {
       const basic = `Basic ${Buffer.from('acme-desktop:s3cret').toString('base64')}`;
-      const res = await expectRefused(TOKEN, grant, { ...FORM, authorization: basic }, 401, 'invalid_client');
+      const res = await expectRefused(
+        TOKEN,
+        grant,
+        { ...FORM, authorization: basic },
+        401,
+        'invalid_client',
+        'client_secret_refused',
+      );
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic\b/i);
     });
 
     it('refuses garbage codes, bad percent-escapes and an overlong client_id without a 500', async () => {
-      await expectRefused(TOKEN, grant.replace(code, '%ff%fe%zz'), FORM, 400, 'invalid_grant');
-      await expectRefused(TOKEN, grant.replace(verifier, 'short'), FORM, 400, 'invalid_grant');
+      await expectRefused(
+        TOKEN,
+        grant.replace(code, '%ff%fe%zz'),
+        FORM,
+        400,
+        'invalid_grant',
+        'code_invalid',
+      );
+      await expectRefused(
+        TOKEN,
+        grant.replace(verifier, 'short'),
+        FORM,
+        400,
+        'invalid_grant',
+        'code_verifier_invalid',
+      );
       const long = grant.replace('client_id=acme-desktop', `client_id=${'a'.repeat(3000)}`);
-      await expectRefused(TOKEN, long, FORM, 401, 'invalid_client');
+      const res = await expectRefused(TOKEN, long, FORM, 401, 'invalid_client', 'client_invalid');
+      // Why the client was not accepted is the resolver's code, as the detail.
+      expect(JSON.parse(res.text).error_description).toMatch(/\(client_id_invalid\)$/);
     });
 
     it('refuses to register an http redirect URI that is not loopback with invalid_redirect_uri', async () => {
       const body = JSON.stringify({ client_name: 'Plain', redirect_uris: ['http://app.example/callback'] });
-      await expectRefused(REGISTER, body, JSON_TYPE, 400, 'invalid_redirect_uri');
+      await expectRefused(REGISTER, body, JSON_TYPE, 400, 'invalid_redirect_uri', 'redirect_uri_invalid');
     });
 
     it('refuses to register a redirect URI with a fragment, even a bare "#"', async () => {
       for (const uri of ['https://app.example/callback#frag', 'https://app.example/callback#']) {
         const body = JSON.stringify({ client_name: 'Fragment', redirect_uris: [uri] });
-        await expectRefused(REGISTER, body, JSON_TYPE, 400, 'invalid_redirect_uri');
+        await expectRefused(REGISTER, body, JSON_TYPE, 400, 'invalid_redirect_uri', 'redirect_uri_invalid');
       }
     });
 
     it('refuses a registration that is not JSON with invalid_client_metadata', async () => {
-      await expectRefused(REGISTER, '{"redirect_uris": [', JSON_TYPE, 400, 'invalid_client_metadata');
+      const notJson = ['invalid_client_metadata', 'client_metadata_not_json'] as const;
+      await expectRefused(REGISTER, '{"redirect_uris": [', JSON_TYPE, 400, ...notJson);
+      await expectRefused(REGISTER, 'redirect_uris=https://a.example/cb', FORM, 400, ...notJson);
       await expectRefused(
         REGISTER,
-        'redirect_uris=https://a.example/cb',
-        FORM,
+        '[]',
+        JSON_TYPE,
         400,
         'invalid_client_metadata',
+        'client_metadata_invalid',
       );
-      await expectRefused(REGISTER, '[]', JSON_TYPE, 400, 'invalid_client_metadata');
     });
   });
 });
@@ -447,7 +501,7 @@ describe('a closed trust policy: a blocked wildcard, no private addresses, no re
       body: JSON.stringify({ client_name: 'Sneaky', redirect_uris: [REDIRECT] }),
     });
     const text = await res.text();
-    expect(res.status).toBe(403);
+    expectRefusal(res, 403, 'registration_disabled');
     expect(JSON.parse(text).error).toBe('access_denied');
     expectClean(text);
     expect(await counts(fx)).toEqual(before);

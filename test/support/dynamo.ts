@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
+import { createRecordMac, type RecordMac } from '../../functions/core/store/record-mac.ts';
 import { type DynamoLocal, startDynamoLocal } from '../../functions/local/dynamo.ts';
 
 export interface DynamoFixture {
@@ -7,6 +9,8 @@ export interface DynamoFixture {
   readonly ddb: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly local: DynamoLocal;
+  /** The record authenticator the stores get (a fresh key per file, as each deployment has its own). */
+  readonly records: RecordMac;
 }
 
 /**
@@ -27,7 +31,9 @@ export function useDynamoLocal(): DynamoFixture {
     if (value === undefined) throw new Error('DynamoDB Local is not started (use the fixture inside tests)');
     return value;
   };
+  const records = createRecordMac(randomBytes(32));
   return {
+    records,
     get ddb() {
       return started(ddb);
     },

@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { codeKey, isConditionFailure, type StoreDeps } from './keys.ts';
+import { type AuthenticatedStoreDeps, codeKey, isConditionFailure } from './keys.ts';
 
 /**
  * Authorization codes the gateway issues to MCP clients (DESIGN "Codes"): 256-bit, stored only as
@@ -12,6 +12,9 @@ import { codeKey, isConditionFailure, type StoreDeps } from './keys.ts';
  * a request that gets any of them wrong changes nothing, so the rightful client can still
  * redeem. The item is marked redeemed with the grant it started rather than deleted, and kept
  * until its TTL, so a replayed code finds the grant to revoke (RFC 6749 §4.1.2).
+ *
+ * Its bindings are tagged (record-mac.ts): a code record planted in the table by someone who can
+ * write it but holds no key is never redeemed, so table access alone mints no token for anyone.
  */
 
 export interface CodeInput {
@@ -61,23 +64,38 @@ export const CODE_TTL_SECONDS = 60;
 /** Kept this long after expiry so a late replay still finds what to revoke. */
 const REPLAY_WINDOW_SECONDS = 600;
 
-export function createCodeStore(deps: StoreDeps): CodeStore {
-  const { ddb, tableName } = deps;
+/** The fields a code's tag covers: every binding and its expiry (not the redemption it records). */
+function codeFields(c: Record<string, unknown>): unknown[] {
+  return [
+    c.route,
+    c.userId,
+    c.clientId,
+    c.redirectUri,
+    c.redirectUriSent,
+    c.codeChallenge,
+    c.resource,
+    c.scope,
+    c.createdAt,
+    c.expiresAt,
+  ];
+}
+
+export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
+  const { ddb, tableName, records } = deps;
   const clock = deps.clock ?? systemClock;
   return {
     async issue(input) {
       const code = randomToken();
       const now = clock.now();
       const expiresAt = now + CODE_TTL_SECONDS * 1000;
+      const fields = { ...input, redirectUriSent: input.redirectUriSent ?? true, createdAt: now, expiresAt };
       await ddb.send(
         new PutCommand({
           TableName: tableName,
           Item: {
             ...codeKey(code),
-            ...input,
-            redirectUriSent: input.redirectUriSent ?? true,
-            createdAt: now,
-            expiresAt,
+            ...fields,
+            mac: records.tag(codeKey(code), codeFields(fields)),
             ttl: ttlSeconds(expiresAt + REPLAY_WINDOW_SECONDS * 1000),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -112,6 +130,9 @@ export function createCodeStore(deps: StoreDeps): CodeStore {
             ReturnValues: 'ALL_NEW',
           }),
         );
+        // Matched every binding but was not written by the gateway: consumed, and no code.
+        if (!records.verify(codeKey(code), codeFields(item!), item!.mac))
+          return { ok: false, reason: 'unknown' };
         return {
           ok: true,
           code: {
@@ -132,7 +153,9 @@ export function createCodeStore(deps: StoreDeps): CodeStore {
       const { Item: item } = await ddb.send(
         new GetCommand({ TableName: tableName, Key: codeKey(code), ConsistentRead: true }),
       );
-      if (!item) return { ok: false, reason: 'unknown' };
+      if (!item || !records.verify(codeKey(code), codeFields(item), item.mac)) {
+        return { ok: false, reason: 'unknown' };
+      }
       if (typeof item.redeemedAt === 'number' && typeof item.grantId === 'string') {
         return {
           ok: false,

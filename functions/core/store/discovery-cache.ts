@@ -2,7 +2,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import type { UpstreamAuthorization } from '../oauth/upstream-discovery.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import type { StoreDeps } from './keys.ts';
+import type { AuthenticatedStoreDeps } from './keys.ts';
 
 /** How long a discovery result is reused: short, so an upstream's changes show up soon. */
 export const DISCOVERY_TTL_SECONDS = 300;
@@ -10,9 +10,11 @@ export const DISCOVERY_TTL_SECONDS = 300;
 /**
  * Upstream discovery results (PRM + authorization server metadata), cached in the table with a
  * short TTL so every Lambda container does not repeat three round trips per connect. Only
- * successful, validated results are stored.
+ * successful, validated results are stored. The result names the token endpoint that receives
+ * codes, PKCE verifiers and client secrets, so it is tagged (record-mac.ts): an entry planted or
+ * edited by a table writer is ignored and discovery runs again.
  */
-export function createDiscoveryCache(deps: StoreDeps & { ttlSeconds?: number }) {
+export function createDiscoveryCache(deps: AuthenticatedStoreDeps & { ttlSeconds?: number }) {
   const clock = deps.clock ?? systemClock;
   const key = (route: string, upstream: string) => ({
     pk: `discovery#${sha256Base64url(`${route}\n${upstream}`)}`,
@@ -24,6 +26,11 @@ export function createDiscoveryCache(deps: StoreDeps & { ttlSeconds?: number }) 
         new GetCommand({ TableName: deps.tableName, Key: key(route, upstream) }),
       );
       if (!Item || typeof Item.expiresAt !== 'number' || Item.expiresAt <= clock.now()) return undefined;
+      if (
+        !deps.records.verify(key(route, upstream), [route, upstream, Item.value, Item.expiresAt], Item.mac)
+      ) {
+        return undefined;
+      }
       try {
         return JSON.parse(String(Item.value)) as UpstreamAuthorization;
       } catch {
@@ -32,13 +39,15 @@ export function createDiscoveryCache(deps: StoreDeps & { ttlSeconds?: number }) 
     },
     async put(route: string, upstream: string, value: UpstreamAuthorization): Promise<void> {
       const expiresAt = clock.now() + (deps.ttlSeconds ?? DISCOVERY_TTL_SECONDS) * 1000;
+      const json = JSON.stringify(value);
       await deps.ddb.send(
         new PutCommand({
           TableName: deps.tableName,
           Item: {
             ...key(route, upstream),
-            value: JSON.stringify(value),
+            value: json,
             expiresAt,
+            mac: deps.records.tag(key(route, upstream), [route, upstream, json, expiresAt]),
             ttl: ttlSeconds(expiresAt),
           },
         }),

@@ -2,12 +2,13 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
 import {
+  type AuthenticatedStoreDeps,
   consentSortKey,
   grantPartition,
   grantSortPrefix,
+  type ItemKey,
   isConditionFailure,
   refreshKey,
-  type StoreDeps,
 } from './keys.ts';
 
 /**
@@ -20,6 +21,10 @@ import {
  * - **refresh tokens**: opaque 256-bit, stored as their hash, bound to (client, route, person,
  *   grant), rotated on every use. A rotated token presented again revokes its grant (RFC 9700
  *   §4.14.2): whoever presents it, the legitimate client or a thief, the family ends.
+ *
+ * Consents, grants and refresh tokens are tagged (record-mac.ts) over who and what they are for:
+ * one planted or edited in the table is treated as absent (no consent bypass, no refresh token
+ * minted for another person). A revocation tombstone carries no tag, and an untagged grant is dead.
  */
 
 export type ClientKind = 'cimd' | 'registered' | 'configured';
@@ -76,16 +81,39 @@ export interface GrantStore {
   revokeClient(userId: string, route: string, clientId: string): Promise<void>;
 }
 
-export interface GrantStoreOptions extends StoreDeps {
+export interface GrantStoreOptions extends AuthenticatedStoreDeps {
   /** How long a refresh token (and its grant) lives unused. Default 30 days. */
   readonly refreshTokenTtlDays?: number;
 }
 
 const DAY_MS = 86_400_000;
 
+const consentFields = (c: Record<string, unknown>) => [
+  c.route,
+  c.clientId,
+  c.clientName,
+  c.clientKind,
+  c.scope,
+  c.updatedAt,
+];
+const grantFields = (g: Record<string, unknown>) => [
+  g.userId,
+  g.route,
+  g.clientId,
+  g.grantId,
+  g.scope,
+  g.resource,
+  g.createdAt,
+];
+const refreshFields = (r: Record<string, unknown>) => [...grantFields(r), r.expiresAt];
+
 export function createGrantStore(options: GrantStoreOptions): GrantStore {
-  const { ddb, tableName } = options;
+  const { ddb, tableName, records } = options;
   const clock = options.clock ?? systemClock;
+  const consentKey = (userId: string, route: string, clientId: string): ItemKey => ({
+    pk: grantPartition(userId),
+    sk: consentSortKey(route, clientId),
+  });
   const refreshTtlMs = (options.refreshTokenTtlDays ?? 30) * DAY_MS;
 
   const grantKey = (ref: GrantRef) => ({
@@ -97,15 +125,15 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     const token = randomToken();
     const now = clock.now();
     const expiresAt = now + refreshTtlMs;
+    const fields = { ...grant, createdAt: now, expiresAt };
     await ddb.send(
       new PutCommand({
         TableName: tableName,
         Item: {
           ...refreshKey(token),
-          ...grant,
+          ...fields,
           state: 'active',
-          createdAt: now,
-          expiresAt,
+          mac: records.tag(refreshKey(token), refreshFields(fields)),
           ttl: ttlSeconds(expiresAt),
         },
         ConditionExpression: 'attribute_not_exists(pk)',
@@ -114,22 +142,30 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     return token;
   };
 
+  /** The refresh token's record, if the gateway wrote it. */
   const readRefresh = async (token: string) => {
     const { Item } = await ddb.send(
       new GetCommand({ TableName: tableName, Key: refreshKey(token), ConsistentRead: true }),
     );
-    return Item;
+    return Item && records.verify(refreshKey(token), refreshFields(Item), Item.mac) ? Item : undefined;
   };
+  const verifiedConsent = (userId: string, item: Record<string, unknown>) =>
+    records.verify(
+      consentKey(userId, item.route as string, item.clientId as string),
+      consentFields(item),
+      item.mac,
+    );
 
   const store: GrantStore = {
     async rememberConsent(userId, consent) {
       const now = clock.now();
+      const key = consentKey(userId, consent.route, consent.clientId);
       await ddb.send(
         new UpdateCommand({
           TableName: tableName,
-          Key: { pk: grantPartition(userId), sk: consentSortKey(consent.route, consent.clientId) },
+          Key: key,
           UpdateExpression:
-            'SET #route = :route, clientId = :client, clientName = :name, clientKind = :kind, #scope = :scope, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+            'SET #route = :route, clientId = :client, clientName = :name, clientKind = :kind, #scope = :scope, updatedAt = :now, mac = :mac, createdAt = if_not_exists(createdAt, :now)',
           ExpressionAttributeNames: { '#route': 'route', '#scope': 'scope' },
           ExpressionAttributeValues: {
             ':route': consent.route,
@@ -138,6 +174,7 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
             ':kind': consent.clientKind,
             ':scope': consent.scope,
             ':now': now,
+            ':mac': records.tag(key, consentFields({ ...consent, updatedAt: now })),
           },
         }),
       );
@@ -147,11 +184,11 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       const { Item } = await ddb.send(
         new GetCommand({
           TableName: tableName,
-          Key: { pk: grantPartition(userId), sk: consentSortKey(route, clientId) },
+          Key: consentKey(userId, route, clientId),
           ConsistentRead: true,
         }),
       );
-      return Item ? toConsent(Item) : undefined;
+      return Item && verifiedConsent(userId, Item) ? toConsent(Item) : undefined;
     },
 
     async listConsents(userId) {
@@ -170,17 +207,24 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
         items.push(...(out.Items ?? []));
         start = out.LastEvaluatedKey;
       } while (start);
-      return items.map(toConsent);
+      return items.filter((item) => verifiedConsent(userId, item)).map(toConsent);
     },
 
     async createGrant(grant) {
       const now = clock.now();
       const expiresAt = now + refreshTtlMs;
+      const fields = { ...grant, createdAt: now };
       try {
         await ddb.send(
           new PutCommand({
             TableName: tableName,
-            Item: { ...grantKey(grant), ...grant, createdAt: now, expiresAt, ttl: ttlSeconds(expiresAt) },
+            Item: {
+              ...grantKey(grant),
+              ...fields,
+              mac: records.tag(grantKey(grant), grantFields(fields)),
+              expiresAt,
+              ttl: ttlSeconds(expiresAt),
+            },
             // A replayed code may have revoked this grant (left a tombstone) before it was created.
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
@@ -196,7 +240,12 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       const { Item } = await ddb.send(
         new GetCommand({ TableName: tableName, Key: grantKey(ref), ConsistentRead: true }),
       );
-      return Boolean(Item) && Item!.revoked !== true && (Item!.expiresAt as number) > clock.now();
+      return (
+        Item !== undefined &&
+        Item.revoked !== true &&
+        (Item.expiresAt as number) > clock.now() &&
+        records.verify(grantKey(ref), grantFields(Item), Item.mac)
+      );
     },
 
     async rotate(token, presented) {

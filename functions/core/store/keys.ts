@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import type { Clock } from './clock.ts';
+import type { RecordMac } from './record-mac.ts';
 
 /** What every store takes by injection: the DocumentClient, the table, and the time. */
 export interface StoreDeps {
@@ -8,6 +9,11 @@ export interface StoreDeps {
   readonly tableName: string;
   /** Default: the system clock. */
   readonly clock?: Clock;
+}
+
+/** The deps of stores whose records are authenticated (record-mac.ts). */
+export interface AuthenticatedStoreDeps extends StoreDeps {
+  readonly records: RecordMac;
 }
 
 /** True for DynamoDB's refusal of a ConditionExpression (an expected outcome, not a failure). */

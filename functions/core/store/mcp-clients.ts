@@ -1,13 +1,14 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { mcpClientKey, type StoreDeps } from './keys.ts';
+import { type AuthenticatedStoreDeps, mcpClientKey } from './keys.ts';
 
 /**
  * MCP clients registered at a route with RFC 7591 dynamic registration. Public clients only
  * (`token_endpoint_auth_method: none`), registered per route: a client_id from route A is
  * unknown on route B. A registration lasts 90 days; after that the client gets `invalid_client` and
- * registers again, as MCP clients do.
+ * registers again, as MCP clients do. A registration is tagged (record-mac.ts): redirect URIs
+ * edited in the table, or a client planted there, are never used.
  */
 export interface RegisteredClient {
   readonly clientId: string;
@@ -33,7 +34,20 @@ export function isRegisteredClientId(value: string): boolean {
   return CLIENT_ID.test(value);
 }
 
-export function createMcpClientStore(deps: StoreDeps): McpClientStore {
+function clientFields(c: Record<string, unknown>): unknown[] {
+  return [
+    c.clientId,
+    c.route,
+    c.clientName,
+    c.redirectUris,
+    c.grantTypes,
+    c.clientUri,
+    c.issuedAt,
+    c.expiresAt,
+  ];
+}
+
+export function createMcpClientStore(deps: AuthenticatedStoreDeps): McpClientStore {
   const { ddb, tableName } = deps;
   const clock = deps.clock ?? systemClock;
   return {
@@ -45,7 +59,13 @@ export function createMcpClientStore(deps: StoreDeps): McpClientStore {
       await ddb.send(
         new PutCommand({
           TableName: tableName,
-          Item: { ...mcpClientKey(clientId), ...client, expiresAt, ttl: ttlSeconds(expiresAt) },
+          Item: {
+            ...mcpClientKey(clientId),
+            ...client,
+            expiresAt,
+            mac: deps.records.tag(mcpClientKey(clientId), clientFields({ ...client, expiresAt })),
+            ttl: ttlSeconds(expiresAt),
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -58,6 +78,7 @@ export function createMcpClientStore(deps: StoreDeps): McpClientStore {
         new GetCommand({ TableName: tableName, Key: mcpClientKey(clientId), ConsistentRead: true }),
       );
       if (!Item || Item.route !== route || !((Item.expiresAt as number) > clock.now())) return undefined;
+      if (!deps.records.verify(mcpClientKey(clientId), clientFields(Item), Item.mac)) return undefined;
       return {
         clientId: Item.clientId,
         route: Item.route,

@@ -1,7 +1,8 @@
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { type StoreDeps, sessionKey } from './keys.ts';
+import { type AuthenticatedStoreDeps, sessionKey } from './keys.ts';
 import { isSameOriginPath, type SingleUseMeta, type StateRefusal, singleUseRecords } from './state.ts';
 
 /**
@@ -44,7 +45,7 @@ export interface LoginInput {
 
 export type LoginRecord = Omit<LoginInput, 'binding'> & SingleUseMeta;
 
-export interface SessionStoreOptions extends StoreDeps {
+export interface SessionStoreOptions extends AuthenticatedStoreDeps {
   /** Lifetime of a sign-in transaction in seconds. Default 600 (10 minutes). */
   readonly loginTtlSeconds?: number;
 }
@@ -55,6 +56,8 @@ export interface SessionStore {
   getSession(id: string | null | undefined, now?: number): Promise<Session | undefined>;
   /** Ends a session (sign-out). Unknown or malformed ids are ignored. */
   deleteSession(id: string | null | undefined): Promise<void>;
+  /** Ends every session of a person ("sign out everywhere"); returns how many were listed. */
+  deleteUserSessions(userId: string): Promise<number>;
   /** Stores a sign-in transaction; the returned `state` goes to the IdP. */
   createLoginTransaction(input: LoginInput): Promise<{ state: string; expiresAt: number }>;
   /** Consumes it once, for the same browser and route, before it expires. */
@@ -65,6 +68,27 @@ export interface SessionStore {
 }
 
 const DEFAULT_SESSION_TTL = 8 * 3600;
+
+/*
+ * "Sign out everywhere" (issue 9 item 2): each session also gets an index item in its person's
+ * partition, `session#user#{SHA-256 of the user id}` with the session item's `pk` as sort key and
+ * the same expiry, so a person's sessions are one Query away. Reading a session stays one GetItem
+ * (the login, connect and authorization functions read sessions on every page); signing in costs
+ * one more PutItem; signing out everywhere is one Query and a delete per session. The index holds
+ * only hashes, and an index item names nothing but a session to delete.
+ */
+
+function userSessionsPartition(userId: string): string {
+  return `session#user#${sha256Base64url(userId)}`;
+}
+
+/** A session item's `pk` as the index stores it: `session#` and a SHA-256 (base64url). */
+const SESSION_PK = /^session#[A-Za-z0-9_-]{43}$/;
+
+/** The fields a session's tag covers: everything that says who it is and how long it lasts. */
+function sessionFields(s: Session): unknown[] {
+  return [s.userId, s.issuer, s.email, s.name, s.createdAt, s.expiresAt];
+}
 
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const { ddb, tableName } = options;
@@ -80,17 +104,33 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const id = randomToken();
       const createdAt = clock.now();
       const expiresAt = createdAt + (input.ttlSeconds ?? DEFAULT_SESSION_TTL) * 1000;
+      const session: Session = {
+        userId: input.userId,
+        issuer: input.issuer,
+        ...(input.email === undefined ? {} : { email: input.email }),
+        ...(input.name === undefined ? {} : { name: input.name }),
+        createdAt,
+        expiresAt,
+      };
+      // The index item first: every session that exists is then listed for sign-out-everywhere.
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            pk: userSessionsPartition(input.userId),
+            sk: sessionKey(id).pk,
+            expiresAt,
+            ttl: ttlSeconds(expiresAt),
+          },
+        }),
+      );
       await ddb.send(
         new PutCommand({
           TableName: tableName,
           Item: {
             ...sessionKey(id),
-            userId: input.userId,
-            issuer: input.issuer,
-            ...(input.email === undefined ? {} : { email: input.email }),
-            ...(input.name === undefined ? {} : { name: input.name }),
-            createdAt,
-            expiresAt,
+            ...session,
+            mac: options.records.tag(sessionKey(id), sessionFields(session)),
             ttl: ttlSeconds(expiresAt),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -108,7 +148,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       if (!item || !(typeof item.expiresAt === 'number' && item.expiresAt > (now ?? clock.now()))) {
         return undefined;
       }
-      return {
+      const session: Session = {
         userId: item.userId as string,
         issuer: item.issuer as string,
         ...(item.email === undefined ? {} : { email: item.email as string }),
@@ -116,11 +156,45 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         createdAt: item.createdAt as number,
         expiresAt: item.expiresAt as number,
       };
+      // A session the gateway did not write (planted or edited in the table) is no session.
+      return options.records.verify(sessionKey(id), sessionFields(session), item.mac) ? session : undefined;
     },
 
     async deleteSession(id) {
       if (!isRandomToken(id)) return;
       await ddb.send(new DeleteCommand({ TableName: tableName, Key: sessionKey(id) }));
+    },
+
+    async deleteUserSessions(userId) {
+      const partition = userSessionsPartition(userId);
+      let listed = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await ddb.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': partition },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        const sessionPks = (page.Items ?? [])
+          .map((item) => item.sk)
+          .filter((sk): sk is string => typeof sk === 'string' && SESSION_PK.test(sk));
+        listed += sessionPks.length;
+        // A few at a time: a person with many sessions must not start hundreds of requests at once.
+        for (let i = 0; i < sessionPks.length; i += 10) {
+          await Promise.all(
+            sessionPks.slice(i, i + 10).map(async (pk) => {
+              await ddb.send(new DeleteCommand({ TableName: tableName, Key: { pk, sk: 'session' } }));
+              await ddb.send(new DeleteCommand({ TableName: tableName, Key: { pk: partition, sk: pk } }));
+            }),
+          );
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return listed;
     },
 
     async createLoginTransaction(input) {

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { open, seal } from '../crypto/aes-gcm.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import type { ClientAuthDescriptor } from '../vault/client-auth.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { isConditionFailure, type SingleUseKind, type StoreDeps, singleUseKey } from './keys.ts';
+import { type AuthenticatedStoreDeps, isConditionFailure, type SingleUseKind, singleUseKey } from './keys.ts';
+import type { RecordMac } from './record-mac.ts';
 
 /**
  * Single-use records: a value handed to the browser (an OAuth `state`), a record stored under
@@ -61,12 +62,14 @@ export interface SingleUseRecords<T> {
 /**
  * A record's data (PKCE verifier, endpoints, return path …) is sealed with AES-256-GCM under a key
  * derived from the raw 256-bit value, which only the browser holds and the table never sees (it
- * stores the value's SHA-256 under a different label). Whoever reads the table learns no verifier;
- * whoever writes it cannot plant endpoints a later callback would trust. The clear binding fields
- * are the additional data, so they cannot be swapped between records either.
+ * stores the value's SHA-256 under a different label), and from the record key, which only the
+ * functions hold (record-mac.ts). Whoever reads the table learns no verifier; whoever writes it
+ * cannot plant endpoints a later callback would trust — not even for a state value of their own
+ * flow, which they know. The clear binding fields are the additional data, so they cannot be
+ * swapped between records either.
  */
-function dataKey(kind: SingleUseKind, value: string): Uint8Array {
-  return createHash('sha256').update(`mcp-edge/single-use-data/v1\n${kind}\n${value}`).digest();
+function dataKey(records: RecordMac, kind: SingleUseKind, value: string): Uint8Array {
+  return createHmac('sha256', records.subkey('single-use-data/v2')).update(`${kind}\n${value}`).digest();
 }
 
 function dataAad(pk: string, route: string, userId: string | undefined, bindingHash: string): Uint8Array {
@@ -74,24 +77,31 @@ function dataAad(pk: string, route: string, userId: string | undefined, bindingH
 }
 
 function sealData(
+  records: RecordMac,
   kind: SingleUseKind,
   value: string,
   aad: Uint8Array,
   data: unknown,
 ): { iv: string; ct: string } {
-  const sealed = seal(dataKey(kind, value), new TextEncoder().encode(JSON.stringify(data)), aad);
+  const sealed = seal(dataKey(records, kind, value), new TextEncoder().encode(JSON.stringify(data)), aad);
   return {
     iv: Buffer.from(sealed.iv).toString('base64url'),
     ct: Buffer.from(sealed.ciphertext).toString('base64url'),
   };
 }
 
-function openData<T>(kind: SingleUseKind, value: string, aad: Uint8Array, stored: unknown): T | undefined {
+function openData<T>(
+  records: RecordMac,
+  kind: SingleUseKind,
+  value: string,
+  aad: Uint8Array,
+  stored: unknown,
+): T | undefined {
   const box = stored as { iv?: unknown; ct?: unknown } | undefined;
   if (typeof box?.iv !== 'string' || typeof box.ct !== 'string') return undefined;
   try {
     const plaintext = open(
-      dataKey(kind, value),
+      dataKey(records, kind, value),
       { iv: Buffer.from(box.iv, 'base64url'), ciphertext: Buffer.from(box.ct, 'base64url') },
       aad,
     );
@@ -103,7 +113,7 @@ function openData<T>(kind: SingleUseKind, value: string, aad: Uint8Array, stored
 
 /** The single-use mechanism for one record kind. */
 export function singleUseRecords<T extends object>(
-  deps: StoreDeps,
+  deps: AuthenticatedStoreDeps,
   kind: SingleUseKind,
   ttl: number,
 ): SingleUseRecords<T> {
@@ -144,7 +154,13 @@ export function singleUseRecords<T extends object>(
             createdAt,
             expiresAt,
             ttl: ttlSeconds(expiresAt),
-            data: sealData(kind, state, dataAad(key.pk, bound.route, bound.userId, bindingHash), data),
+            data: sealData(
+              deps.records,
+              kind,
+              state,
+              dataAad(key.pk, bound.route, bound.userId, bindingHash),
+              data,
+            ),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -181,6 +197,7 @@ export function singleUseRecords<T extends object>(
         );
         if (!item) return { ok: false, code: 'state_unknown' };
         const data = openData<T>(
+          deps.records,
           kind,
           value,
           dataAad(
@@ -247,7 +264,7 @@ export type StateRecord = Omit<StateInput, 'binding'> & {
   readonly expiresAt: number;
 };
 
-export interface StateStoreOptions extends StoreDeps {
+export interface StateStoreOptions extends AuthenticatedStoreDeps {
   /** Lifetime of a state record in seconds. Default 600 (10 minutes). */
   readonly ttlSeconds?: number;
 }

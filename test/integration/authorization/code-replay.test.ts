@@ -36,7 +36,7 @@ const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .toString();
 
 function deps(grants: GrantStore): TokenEndpointDeps {
-  const stores = { ddb: db.ddb, tableName: db.tableName };
+  const stores = { ddb: db.ddb, tableName: db.tableName, records: db.records };
   return {
     resolveClient: createClientResolver({
       mcpClients: [{ clientId: CLIENT, name: 'My CLI', redirectUris: ['http://127.0.0.1/cb'] }],
@@ -56,7 +56,7 @@ function deps(grants: GrantStore): TokenEndpointDeps {
 }
 
 async function issueCode(): Promise<string> {
-  return createCodeStore({ ddb: db.ddb, tableName: db.tableName }).issue({
+  return createCodeStore({ ddb: db.ddb, tableName: db.tableName, records: db.records }).issue({
     route: route.origin,
     userId: 'user-1',
     clientId: CLIENT,
@@ -94,7 +94,7 @@ async function body(response: Response): Promise<TokenAnswer> {
 
 describe('a replayed authorization code at the token endpoint', () => {
   it('revokes what the first exchange issued when the replay comes after it', async () => {
-    const grants = createGrantStore({ ddb: db.ddb, tableName: db.tableName });
+    const grants = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
     const d = deps(grants);
     const code = await issueCode();
     const first = await body(await tokenEndpoint(d, exchange(code), route));
@@ -109,7 +109,7 @@ describe('a replayed authorization code at the token endpoint', () => {
   // exchange's redemption and its createGrant. A revokeGrant that only deletes finds no grant yet,
   // then the first exchange creates it, and its tokens live on.
   it('revokes what the first exchange issued when the replay is answered before that grant is written', async () => {
-    const real = createGrantStore({ ddb: db.ddb, tableName: db.tableName });
+    const real = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
     let replayAnswered!: () => void;
     const replayDone = new Promise<void>((resolve) => {
       replayAnswered = resolve;

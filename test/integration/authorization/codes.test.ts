@@ -9,7 +9,7 @@ import { useDynamoLocal } from '../../support/dynamo.ts';
 const db = useDynamoLocal();
 
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
-const store = () => createCodeStore({ ddb: db.ddb, tableName: db.tableName, clock });
+const store = () => createCodeStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
 
 const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
 const challenge = createHash('sha256').update(verifier).digest('base64url');

@@ -11,6 +11,7 @@ const store = (refreshTokenTtlDays?: number) =>
   createGrantStore({
     ddb: db.ddb,
     tableName: db.tableName,
+    records: db.records,
     clock,
     ...(refreshTokenTtlDays ? { refreshTokenTtlDays } : {}),
   });

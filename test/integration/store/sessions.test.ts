@@ -9,7 +9,7 @@ const db = useDynamoLocal();
 
 const route = 'https://mcp.example.com';
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
-const store = () => createSessionStore({ ddb: db.ddb, tableName: db.tableName, clock });
+const store = () => createSessionStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
 
 async function raw(pk: string, sk: string) {
   const { Item } = await db.ddb.send(
@@ -132,7 +132,7 @@ describe('login transactions', () => {
   });
 
   it('refuses an expired transaction', async () => {
-    const s = createSessionStore({ ddb: db.ddb, tableName: db.tableName, clock, loginTtlSeconds: 5 });
+    const s = createSessionStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock, loginTtlSeconds: 5 });
     const req = input();
     const { state, expiresAt } = await s.createLoginTransaction(req);
     expect(expiresAt).toBe(clock.t + 5000);

@@ -30,7 +30,7 @@ function input(overrides: Partial<StateInput> = {}): StateInput {
   };
 }
 
-const store = () => createStateStore({ ddb: db.ddb, tableName: db.tableName, clock });
+const store = () => createStateStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
 
 async function rawItem(state: string) {
   const { Item } = await db.ddb.send(
@@ -120,7 +120,7 @@ describe('state records', () => {
   });
 
   it('takes its lifetime from ttlSeconds', async () => {
-    const s = createStateStore({ ddb: db.ddb, tableName: db.tableName, clock, ttlSeconds: 30 });
+    const s = createStateStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock, ttlSeconds: 30 });
     const { expiresAt } = await s.createState(input());
     expect(expiresAt).toBe(clock.t + 30_000);
   });
