@@ -3,6 +3,7 @@ import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationFixture, startAuthorizationFixture } from '../support/authorization-fixture.ts';
 import { caFetch, consentForm, type HttpBrowser, pkcePair } from '../support/http-browser.ts';
+import { expectRefusal } from '../support/refusals.ts';
 
 /**
  * What the gateway's authorization server refuses once a client is known (and, first, an unlisted
@@ -88,8 +89,15 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
 
   type Answer = Awaited<ReturnType<typeof post>>;
 
-  function expectOAuthError(res: Answer, status: number, error: string, secrets: readonly string[] = []) {
-    expect(res.status).toBe(status);
+  /** An RFC 6749 §5.2 error: its status, the RFC `error`, and the gateway's code in its header. */
+  function expectOAuthError(
+    res: Answer,
+    status: number,
+    error: string,
+    refusal: string,
+    secrets: readonly string[] = [],
+  ) {
+    expectRefusal(res, status, refusal);
     expect(res.json.error).toBe(error);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expectClean(res.text, secrets);
@@ -148,9 +156,8 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
   async function expectRefusalPage(url: URL, status: number, code: string) {
     const before = await counts();
     const res = await alice.request(url);
-    expect(res.status).toBe(status);
+    expectRefusal(res, status, code);
     expect(res.headers.get('location')).toBeNull();
-    expect(res.body).toContain(`Error code: <code>${code}</code>`);
     expectClean(res.body);
     expect(await counts()).toEqual(before);
   }
@@ -171,7 +178,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
         'client_unlisted',
       );
       const res = await token({ grant_type: 'authorization_code', client_id: clientId, code: 'x' });
-      expectOAuthError(res, 401, 'invalid_client');
+      expectOAuthError(res, 401, 'invalid_client', 'client_invalid');
       expect(fx.documents.hits.get(path)).toBeUndefined();
     });
   });
@@ -181,7 +188,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
       const { code, verifier } = await authorizeCode();
       const wrong = pkcePair().verifier;
       const before = await counts();
-      expectOAuthError(await redeem(code, wrong), 400, 'invalid_grant', [code, wrong]);
+      expectOAuthError(await redeem(code, wrong), 400, 'invalid_grant', 'code_invalid', [code, wrong]);
       expect(await counts()).toEqual(before);
       expect((await redeem(code, verifier)).status).toBe(200);
     });
@@ -192,19 +199,26 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
       expect(first.status).toBe(200);
       const before = await counts();
       const second = await redeem(code, verifier);
-      expectOAuthError(second, 400, 'invalid_grant', [code, verifier, first.json.refresh_token!]);
+      expectOAuthError(second, 400, 'invalid_grant', 'code_replayed', [
+        code,
+        verifier,
+        first.json.refresh_token!,
+      ]);
       expect(await counts()).toEqual({ ...before, grant: before.grant! - 1 });
       const after = await refresh(first.json.refresh_token!);
-      expectOAuthError(after, 400, 'invalid_grant', [first.json.refresh_token!]);
+      expectOAuthError(after, 400, 'invalid_grant', 'refresh_token_invalid', [first.json.refresh_token!]);
     });
 
     it('refuses a code presented by another client, and the rightful client can still redeem it', async () => {
       const { code, verifier } = await authorizeCode();
       const before = await counts();
-      expectOAuthError(await redeem(code, verifier, { client_id: OTHER }), 400, 'invalid_grant', [
-        code,
-        verifier,
-      ]);
+      expectOAuthError(
+        await redeem(code, verifier, { client_id: OTHER }),
+        400,
+        'invalid_grant',
+        'code_invalid',
+        [code, verifier],
+      );
       expect(await counts()).toEqual(before);
       expect((await redeem(code, verifier)).status).toBe(200);
     });
@@ -213,7 +227,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
       const { code, verifier } = await authorizeCode();
       const before = await counts();
       const res = await redeem(code, verifier, { redirect_uri: 'http://127.0.0.1:7778/callback' });
-      expectOAuthError(res, 400, 'invalid_grant', [code, verifier]);
+      expectOAuthError(res, 400, 'invalid_grant', 'code_invalid', [code, verifier]);
       expect(await counts()).toEqual(before);
       expect((await redeem(code, verifier)).status).toBe(200);
     });
@@ -228,7 +242,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
           resource: fx.mcp(fx.B),
         }),
       );
-      expect(res.status).toBe(303);
+      expectRefusal(res, 303, 'resource_invalid');
       const back = new URL(res.headers.get('location')!);
       expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);
       expect(back.searchParams.get('error')).toBe('invalid_target');
@@ -238,10 +252,13 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
 
       const { code, verifier } = await authorizeCode();
       const before = await counts();
-      expectOAuthError(await redeem(code, verifier, { resource: fx.mcp(fx.B) }), 400, 'invalid_target', [
-        code,
-        verifier,
-      ]);
+      expectOAuthError(
+        await redeem(code, verifier, { resource: fx.mcp(fx.B) }),
+        400,
+        'invalid_target',
+        'resource_invalid',
+        [code, verifier],
+      );
       expect(await counts()).toEqual(before);
       expect((await redeem(code, verifier, { resource: fx.mcp(fx.A) })).status).toBe(200);
     });
@@ -255,9 +272,9 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
         code,
         code_verifier: verifier,
       });
-      // invalid_request (a required parameter is missing) or invalid_grant (the code's binding fails).
-      expect(res.status).toBe(400);
-      expect(['invalid_request', 'invalid_grant']).toContain(res.json.error);
+      // The code's binding (its redirect URI) fails.
+      expectRefusal(res, 400, 'code_invalid');
+      expect(res.json.error).toBe('invalid_grant');
       expectClean(res.text, [code, verifier]);
       expect(await counts()).toEqual(before);
       expect((await redeem(code, verifier)).status).toBe(200);
@@ -290,7 +307,10 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
     it('refuses a code of route A at route B’s token endpoint, and route A still redeems it', async () => {
       const { code, verifier } = await authorizeCode();
       const before = await counts();
-      expectOAuthError(await redeem(code, verifier, {}, fx.B), 400, 'invalid_grant', [code, verifier]);
+      expectOAuthError(await redeem(code, verifier, {}, fx.B), 400, 'invalid_grant', 'code_invalid', [
+        code,
+        verifier,
+      ]);
       expect(await counts()).toEqual(before);
       expect((await redeem(code, verifier)).status).toBe(200);
     });
@@ -304,16 +324,18 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
       const second = rotated.json.refresh_token!;
       expect(second).not.toBe(first);
       const before = await counts();
-      expectOAuthError(await refresh(first), 400, 'invalid_grant', [first, second]);
-      expectOAuthError(await refresh(second), 400, 'invalid_grant', [first, second]);
+      expectOAuthError(await refresh(first), 400, 'invalid_grant', 'refresh_token_reused', [first, second]);
+      expectOAuthError(await refresh(second), 400, 'invalid_grant', 'refresh_token_invalid', [first, second]);
       expect(await counts()).toEqual({ ...before, grant: before.grant! - 1 });
     });
 
     it('refuses a refresh token of route A at route B and of another client, leaving it valid at A', async () => {
       const { refresh: value } = await tokens();
       const before = await counts();
-      expectOAuthError(await refresh(value, CLIENT, fx.B), 400, 'invalid_grant', [value]);
-      expectOAuthError(await refresh(value, OTHER), 400, 'invalid_grant', [value]);
+      expectOAuthError(await refresh(value, CLIENT, fx.B), 400, 'invalid_grant', 'refresh_token_invalid', [
+        value,
+      ]);
+      expectOAuthError(await refresh(value, OTHER), 400, 'invalid_grant', 'refresh_token_invalid', [value]);
       expect(await counts()).toEqual(before);
       expect((await refresh(value)).status).toBe(200);
     });
@@ -335,9 +357,8 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
     async function expectCsrfRefusal(browser: HttpBrowser, form: URLSearchParams, origin: string) {
       const before = await counts();
       const res = await browser.request(AUTHORIZE(), { method: 'POST', body: form, headers: { origin } });
-      expect(res.status).toBe(403);
+      expectRefusal(res, 403, 'csrf');
       expect(res.headers.get('location')).toBeNull();
-      expect(res.body).toContain('Error code: <code>csrf</code>');
       expectClean(res.body);
       // No consent remembered, no code issued.
       expect(await counts()).toEqual(before);
@@ -392,7 +413,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
       });
     const res = await call(fx.B);
     const text = await res.text();
-    expect(res.status).toBe(401);
+    expectRefusal(res, 401, 'token_invalid');
     const challenge = res.headers.get('www-authenticate')!;
     expect(challenge).toContain('error="invalid_token"');
     expect(challenge).toContain(`resource_metadata="${fx.B}/.well-known/oauth-protected-resource/mcp"`);
@@ -423,7 +444,7 @@ describe('authorization server refusals: unlisted clients, codes, refresh tokens
       expect(res.status).toBe(200);
       expectClean(res.text, [value]);
       expect(await counts()).toEqual({ ...before, grant: before.grant! - 1 });
-      expectOAuthError(await refresh(value), 400, 'invalid_grant', [value]);
+      expectOAuthError(await refresh(value), 400, 'invalid_grant', 'refresh_token_invalid', [value]);
     });
 
     it('answers 200 for unknown, malformed and forged tokens and revokes nothing', async () => {
