@@ -9,6 +9,15 @@ import type { Cipher } from '../core/vault/cipher.ts';
 import type { ClientSecretResolver } from '../core/vault/client-auth.ts';
 import { createVault } from '../core/vault/vault.ts';
 
+/** Issuer identifiers compared as URLs (`https://as.example` and `https://as.example/` are one). */
+function sameIssuer(a: string, b: string): boolean {
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return false;
+  }
+}
+
 /** What the vault needs around it: the table, its cipher, outbound fetches and client secrets. */
 export interface VaultParts {
   readonly ddb: DynamoDBDocumentClient;
@@ -49,11 +58,16 @@ export function createVaultServices(parts: VaultParts) {
 
   // A client secret comes only from the route's own config entry or from the route's dynamic
   // registration — never from a reference read back out of the table, so a tampered item cannot
-  // make a function read an arbitrary secret or environment variable.
+  // make a function read an arbitrary secret or environment variable. A configured secret is bound
+  // to the configured issuer (the config requires one with a secret): whatever an upstream's
+  // metadata names, the secret goes only to the token endpoint of that issuer's own metadata.
   const secrets: ClientSecretResolver = async (_auth, client) => {
     const route = parts.routes.routes.find((r) => r.origin === client.route);
     const configured = route?.config.upstream;
     if (configured?.clientSecret && configured.clientId === client.clientId) {
+      if (!configured.authorizationServer || !sameIssuer(configured.authorizationServer, client.issuer)) {
+        throw new Error('the configured client secret belongs to another authorization server');
+      }
       return parts.configuredSecret(configured.clientSecret);
     }
     const registration = await registrations.get(client.route, client.issuer);

@@ -156,7 +156,16 @@ describe('checkDeployConfig', () => {
   it('refuses client secrets read from environment variables (route and identity provider)', () => {
     const problems = problemsOf({
       ...base,
-      routes: [{ ...route, upstream: { clientId: 'c', clientSecret: { env: 'UPSTREAM_SECRET' } } }],
+      routes: [
+        {
+          ...route,
+          upstream: {
+            clientId: 'c',
+            clientSecret: { env: 'UPSTREAM_SECRET' },
+            authorizationServer: 'https://as.example.com',
+          },
+        },
+      ],
       idp: { issuer: 'https://idp.example.com', clientId: 'edge', clientSecret: { env: 'IDP_SECRET' } },
     });
     expect(codesAt(problems)).toEqual([
@@ -174,6 +183,7 @@ describe('checkDeployConfig', () => {
           ...route,
           upstream: {
             clientId: 'c',
+            authorizationServer: 'https://as.example.com',
             clientSecret: { secretArn: 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:tools' },
           },
         },

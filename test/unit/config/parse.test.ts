@@ -84,7 +84,14 @@ describe('parseConfig', () => {
   });
 
   it('needs exactly one secret source', () => {
-    const errors = errorsOf({ routes: [{ ...route, upstream: { clientId: 'c', clientSecret: {} } }] });
+    const errors = errorsOf({
+      routes: [
+        {
+          ...route,
+          upstream: { clientId: 'c', clientSecret: {}, authorizationServer: 'https://as.example.com' },
+        },
+      ],
+    });
     expect(errors[0]).toMatch(/^routes\[0\]\.upstream\.clientSecret: give exactly one of "env"/);
   });
 });
