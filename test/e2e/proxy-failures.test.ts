@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from
 import { type AuthorizationFixture, startAuthorizationFixture } from '../support/authorization-fixture.ts';
 import { type GatewayTokens, gatewayTokens, TEST_CLIENT } from '../support/gateway-tokens.ts';
 import type { HttpBrowser } from '../support/http-browser.ts';
+import { expectRefusal } from '../support/refusals.ts';
 import { type RecordedRequest, scriptedUpstream } from '../support/upstreams/scripted-upstream.ts';
 
 /**
@@ -82,16 +83,17 @@ describe('the MCP proxy when the upstream or the request fails', () => {
     status: number,
     id: Id | null,
     code: number,
+    refusal: string,
   ) {
     const text = await res.text();
-    expect(res.status, text).toBe(status);
+    expectRefusal(res, status, refusal);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const body = JSON.parse(text) as {
       jsonrpc: string;
       id: Id | null;
       error: { code: number; message: string; data?: { error?: string; status?: number } };
     };
-    expect(body).toMatchObject({ jsonrpc: '2.0', id, error: { code } });
+    expect(body).toMatchObject({ jsonrpc: '2.0', id, error: { code, data: { error: refusal } } });
     expect(body.error.message.length).toBeGreaterThan(10);
     // Never a stack trace, a source location or the upstream's own body.
     expect(text).not.toMatch(/\bat \S+ \(|\.[jt]s:\d+|stack|upstream failure/i);
@@ -114,8 +116,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
             socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
           });
           expect(refused).toBe('ECONNREFUSED');
-          const body = await expectJsonRpcError(await post(toolCall(id)), 502, id, -32001);
-          expect(body.error.data?.error).toBe('upstream_refused');
+          await expectJsonRpcError(await post(toolCall(id)), 502, id, -32001, 'upstream_refused');
         } finally {
           await upstream.reopenPort();
         }
@@ -128,8 +129,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
         upstream.use({ kind: 'slow' });
         const started = Date.now();
         const { value: res, reached } = await during(() => post(toolCall(id)));
-        const body = await expectJsonRpcError(res, 504, id, -32001);
-        expect(body.error.data?.error).toBe('upstream_timeout');
+        await expectJsonRpcError(res, 504, id, -32001, 'upstream_timeout');
         const took = Date.now() - started;
         expect(took).toBeGreaterThanOrEqual(450);
         expect(took).toBeLessThan(3000);
@@ -142,8 +142,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
     it('answers 504 when the upstream would answer, but after the head timeout (2 s > 500 ms)', async () => {
       upstream.use({ kind: 'slow', afterMs: 2000 });
       const started = Date.now();
-      const body = await expectJsonRpcError(await post(toolCall('late')), 504, 'late', -32001);
-      expect(body.error.data?.error).toBe('upstream_timeout');
+      await expectJsonRpcError(await post(toolCall('late')), 504, 'late', -32001, 'upstream_timeout');
       expect(Date.now() - started).toBeLessThan(1900);
     });
 
@@ -151,15 +150,13 @@ describe('the MCP proxy when the upstream or the request fails', () => {
       'answers 502 upstream_invalid when the upstream sends bytes that are not HTTP (id %j)',
       async (id) => {
         upstream.use({ kind: 'garbage' });
-        const body = await expectJsonRpcError(await post(toolCall(id)), 502, id, -32001);
-        expect(body.error.data?.error).toBe('upstream_invalid');
+        await expectJsonRpcError(await post(toolCall(id)), 502, id, -32001, 'upstream_invalid');
       },
     );
 
     it('answers 502 upstream_refused when the upstream drops the connection without an answer', async () => {
       upstream.use({ kind: 'hang-up' });
-      const body = await expectJsonRpcError(await post(toolCall(99)), 502, 99, -32001);
-      expect(body.error.data?.error).toBe('upstream_refused');
+      await expectJsonRpcError(await post(toolCall(99)), 502, 99, -32001, 'upstream_refused');
     });
 
     it.each([
@@ -170,7 +167,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
       'answers 502 upstream_error, not the body, when the upstream fails with %i (id %j)',
       async (status, id) => {
         upstream.use({ kind: 'status', status });
-        const body = await expectJsonRpcError(await post(toolCall(id)), 502, id, -32001);
+        const body = await expectJsonRpcError(await post(toolCall(id)), 502, id, -32001, 'upstream_error');
         expect(body.error.data).toEqual({ error: 'upstream_error', status });
       },
     );
@@ -229,7 +226,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
     it('answers 413 with a JSON-RPC error to a body of 4 MiB + 1 byte, and sends nothing upstream', async () => {
       const started = Date.now();
       const { value: res, reached } = await during(() => post(bodyOfSize(4 * 1024 * 1024 + 1)));
-      await expectJsonRpcError(res, 413, null, -32600);
+      await expectJsonRpcError(res, 413, null, -32600, 'request_too_large');
       expect(reached).toHaveLength(0);
       expect(Date.now() - started).toBeLessThan(5000);
     });
@@ -244,13 +241,13 @@ describe('the MCP proxy when the upstream or the request fails', () => {
         },
       });
       const { value: res, reached } = await during(() => post(stream));
-      await expectJsonRpcError(res, 413, null, -32600);
+      await expectJsonRpcError(res, 413, null, -32600, 'request_too_large');
       expect(reached).toHaveLength(0);
     });
 
     it('answers 400 with -32700 to a body that is not JSON', async () => {
       const { value: res, reached } = await during(() => post('{"jsonrpc":"2.0","id":1,'));
-      await expectJsonRpcError(res, 400, null, -32700);
+      await expectJsonRpcError(res, 400, null, -32700, 'body_not_json');
       expect(reached).toHaveLength(0);
     });
 
@@ -260,7 +257,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
         { jsonrpc: '2.0', id: 2, method: 'ping' },
       ]);
       const { value: res, reached } = await during(() => post(batch));
-      await expectJsonRpcError(res, 400, null, -32600);
+      await expectJsonRpcError(res, 400, null, -32600, 'jsonrpc_invalid');
       expect(reached).toHaveLength(0);
     });
 
@@ -268,7 +265,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
       const { value: res, reached } = await during(() =>
         post(toolCall('mismatch'), { 'mcp-method': 'tools/list', 'mcp-protocol-version': '2026-07-28' }),
       );
-      await expectJsonRpcError(res, 400, 'mismatch', -32020);
+      await expectJsonRpcError(res, 400, 'mismatch', -32020, 'mcp_method_mismatch');
       expect(reached).toHaveLength(0);
     });
   });
@@ -372,8 +369,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
         const tokenCalls = fx.demo.upstream.tokenRequests();
         const { value: res, reached } = await during(() => post(toolCall(id)));
         expect(res.headers.get('www-authenticate')).toBeNull();
-        const body = await expectJsonRpcError(res, 502, id, -32001);
-        expect(body.error.data?.error).toBe('upstream_unauthorized');
+        await expectJsonRpcError(res, 502, id, -32001, 'upstream_unauthorized');
         expect(reached).toHaveLength(2);
         expect(reached[0]!.token).not.toBe(reached[1]!.token);
         expect(fx.demo.upstream.tokenRequests() - tokenCalls).toBe(1);
@@ -384,7 +380,7 @@ describe('the MCP proxy when the upstream or the request fails', () => {
       upstream.use({ kind: 'insufficient-scope' });
       const { value: res, reached } = await during(() => post(toolCall('scope')));
       expect(reached).toHaveLength(1);
-      expect(res.status).toBe(401);
+      expectRefusal(res, 401, 'upstream_scope_insufficient');
       const challenge = res.headers.get('www-authenticate') ?? '';
       expect(challenge).toContain('error="invalid_token"');
       expect(challenge).toContain(`resource_metadata="${fx.A}/.well-known/oauth-protected-resource/mcp"`);
@@ -409,7 +405,8 @@ describe('the MCP proxy when the upstream or the request fails', () => {
         }),
         { 'mcp-protocol-version': '2026-07-28' },
       );
-      expect(res.status).toBe(200);
+      // A 200 JSON-RPC answer, yet the call was not forwarded: the header still names the refusal.
+      expectRefusal(res, 200, 'upstream_scope_insufficient');
       const body = (await res.json()) as {
         id: string;
         result: {

@@ -12,6 +12,7 @@ import { userDigest } from '../../functions/core/proxy/connect-required.ts';
 import { type AuthorizationFixture, startAuthorizationFixture } from '../support/authorization-fixture.ts';
 import { type GatewayTokens, gatewayTokens, TEST_CLIENT } from '../support/gateway-tokens.ts';
 import { caFetch, type HttpBrowser } from '../support/http-browser.ts';
+import { expectRefusal } from '../support/refusals.ts';
 import { SessionRecorder, sessionUpstream } from '../support/upstreams/session-upstream.ts';
 
 /** Runs `task` over `items`, at most `limit` at a time, keeping the order of the results. */
@@ -199,11 +200,15 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       const before = recorder.calls.length;
 
       const asBob = await post(bob, fx.A, token(bob, fx.A), whoamiCall(7), { 'mcp-session-id': sealed });
-      expect(asBob.status).toBe(404);
-      expect(await asBob.json()).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32001 } });
+      expectRefusal(asBob, 404, 'session_unknown');
+      expect(await asBob.json()).toMatchObject({
+        jsonrpc: '2.0',
+        id: 7,
+        error: { code: -32001, data: { error: 'session_unknown' } },
+      });
       for (const method of ['GET', 'DELETE']) {
         const res = await post(bob, fx.A, token(bob, fx.A), undefined, { 'mcp-session-id': sealed }, method);
-        expect(res.status, method).toBe(404);
+        expectRefusal(res, 404, 'session_unknown');
         await res.body?.cancel();
       }
       expect(recorder.calls.length).toBe(before);
@@ -225,7 +230,7 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       const res = await post(alice, fx.B, token(alice, fx.B), whoamiCall(8), {
         'mcp-session-id': transport.sessionId!,
       });
-      expect(res.status).toBe(404);
+      expectRefusal(res, 404, 'session_unknown');
       expect(await res.json()).toMatchObject({ id: 8, error: { code: -32001 } });
       expect(recorder.calls.length).toBe(before);
       expect(recorder.ofSession(upstream).every((c) => c.clientId === cimd(fx.A))).toBe(true);
@@ -237,7 +242,7 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       const forged = Buffer.from(upstreamSessionOf(ALICE, fx.A)).toString('base64url');
       for (const id of [upstreamSessionOf(ALICE, fx.A), forged, 'x'.repeat(5000)]) {
         const res = await post(alice, fx.A, token(alice, fx.A), whoamiCall(9), { 'mcp-session-id': id });
-        expect(res.status).toBe(404);
+        expectRefusal(res, 404, 'session_unknown');
         await res.body?.cancel();
       }
       expect(recorder.calls.length).toBe(before);
@@ -248,7 +253,7 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
     it('refuses a token of route A on route B: 401 invalid_token naming route B’s metadata', async () => {
       const alice = await person(ALICE, [fx.A]);
       const res = await post(alice, fx.B, token(alice, fx.A), whoamiCall(1));
-      expect(res.status).toBe(401);
+      expectRefusal(res, 401, 'token_invalid');
       const challenge = res.headers.get('www-authenticate')!;
       expect(challenge).toContain('error="invalid_token"');
       expect(challenge).toContain(`resource_metadata="${fx.B}/.well-known/oauth-protected-resource/mcp"`);
@@ -281,7 +286,7 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       const before = recorder.calls.length;
       for (const [name, bad] of Object.entries({ forged, tampered, unsigned, expired })) {
         const res = await post(alice, fx.A, bad, whoamiCall(2));
-        expect(res.status, name).toBe(401);
+        expectRefusal(res, 401, 'token_invalid');
         expect(res.headers.get('www-authenticate'), name).toContain('error="invalid_token"');
         await res.body?.cancel();
       }
@@ -424,7 +429,7 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       const res = await post(dora, fx.A, token(dora, fx.A), whoamiCall(3), {
         'mcp-session-id': plain.transport.sessionId!,
       });
-      expect(res.status).toBe(401);
+      expectRefusal(res, 401, 'connect_required');
       expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
       expect(res.headers.get('www-authenticate')).toContain(
         `resource_metadata="${fx.A}/.well-known/oauth-protected-resource/mcp"`,
@@ -435,8 +440,7 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
     it('refuses the connect link to another signed-in person (403 other_user)', async () => {
       expect(connectUrl).toBeDefined();
       const res = await erin.browser.request(new URL(connectUrl));
-      expect(res.status).toBe(403);
-      expect(res.body).toContain('<code>other_user</code>');
+      expectRefusal(res, 403, 'other_user');
       expect(res.headers.get('location')).toBeNull();
     });
 
@@ -482,7 +486,7 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       const res = await post(fay, fx.A, token(fay, fx.A), whoamiCall(5), {
         'mcp-session-id': connected.transport.sessionId!,
       });
-      expect(res.status).toBe(401);
+      expectRefusal(res, 401, 'grant_revoked');
       expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
       await res.body?.cancel();
     });
@@ -501,7 +505,11 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       expect(revoked.status).toBe(303);
       expect([200, 401]).toContain(await callStatus(gus, fx.B, connected));
       skew += 61_000;
-      expect(await callStatus(gus, fx.B, connected)).toBe(401);
+      const res = await post(gus, fx.B, token(gus, fx.B), whoamiCall(6), {
+        'mcp-session-id': connected.transport.sessionId!,
+      });
+      expectRefusal(res, 401, 'grant_revoked');
+      await res.body?.cancel();
       // The person's upstream connection is not what was revoked: only this client's grant.
       expect(await connectedRoutes(GUS)).toContain(fx.B);
     });
