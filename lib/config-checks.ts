@@ -86,6 +86,10 @@ export interface Deployment {
   /** The routes' `upstream.clientSecret.secretArn`s, each once. */
   readonly upstreamSecretArns: readonly string[];
   readonly authorization: DeployAuthorization;
+  /** AWS WAF's per-address budgets (`protection`), as configured; defaults apply in lib/waf.ts. */
+  readonly protection: NonNullable<GatewayConfig['protection']>;
+  /** Where alarms notify and the proxy latency threshold (`alarms`), as configured. */
+  readonly alarms: NonNullable<GatewayConfig['alarms']>;
 }
 
 export type DeployCheckResult =
@@ -332,7 +336,16 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
   ];
   return {
     ok: true,
-    deployment: { account, region, routes, idp, upstreamSecretArns, authorization },
+    deployment: {
+      account,
+      region,
+      routes,
+      idp,
+      upstreamSecretArns,
+      authorization,
+      protection: config.protection ?? {},
+      alarms: config.alarms ?? {},
+    },
   };
 }
 

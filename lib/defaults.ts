@@ -12,6 +12,7 @@ export const CLOUDFRONT_CERTIFICATE_REGION = 'us-east-1';
 /** The stacks' names; one deployment per account and region. */
 export const STACK_NAMES = {
   certificates: 'McpEdgeCertificates',
+  protection: 'McpEdgeProtection',
   gateway: 'McpEdgeGateway',
 } as const;
 
@@ -26,6 +27,14 @@ export const STAGE_NAME = 'live';
 
 /** Stage-wide throttling (per account and region API Gateway also has its own quota). */
 export const THROTTLING = { rateLimit: 100, burstLimit: 200 } as const;
+
+/**
+ * Method throttling of the endpoint table's `entry` rows (sign-in, OAuth authorize, token,
+ * registration, revocation), below the stage's: requests per second and burst per method, over
+ * all callers together. 20/s of token requests serve some 12,000 MCP clients refreshing every
+ * 10 minutes.
+ */
+export const ENTRY_POINT_THROTTLING = { rateLimit: 20, burstLimit: 40 } as const;
 
 /** How long function logs are kept. */
 export const FUNCTION_LOG_RETENTION = RetentionDays.ONE_MONTH;

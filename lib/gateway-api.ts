@@ -6,15 +6,17 @@ import {
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,
+  type MethodDeploymentOptions,
   MethodLoggingLevel,
   ResponseTransferMode,
+  ResponseType,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Endpoint } from '../functions/core/endpoints.ts';
-import { ACCESS_LOG_RETENTION, STAGE_NAME, THROTTLING } from './defaults.ts';
+import { ACCESS_LOG_RETENTION, ENTRY_POINT_THROTTLING, STAGE_NAME, THROTTLING } from './defaults.ts';
 import type { FunctionSettings } from './function-settings.ts';
 
 /**
@@ -68,11 +70,42 @@ export interface GatewayApiProps {
 }
 
 /**
+ * Method settings that throttle each listed method of the endpoint table's `entry` rows at
+ * {@link ENTRY_POINT_THROTTLING}; every other method keeps the stage's {@link THROTTLING}.
+ * Keys are `{resource path}/{method}`, as the stage's `methodOptions` take them.
+ */
+export function entryPointMethodOptions(
+  endpoints: readonly ApiEndpoint[],
+): Record<string, MethodDeploymentOptions> {
+  const options: Record<string, MethodDeploymentOptions> = {};
+  for (const { path, endpoint } of endpoints) {
+    if (endpoint.throttling !== 'entry') continue;
+    for (const method of endpoint.methods) {
+      options[`${path === '/' ? '' : path}/${method}`] = {
+        // A method's settings replace the stage's: the logging level is repeated here.
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: ENTRY_POINT_THROTTLING.rateLimit,
+        throttlingBurstLimit: ENTRY_POINT_THROTTLING.burstLimit,
+      };
+    }
+  }
+  return options;
+}
+
+/** API Gateway's answer when it throttles a request: JSON naming the refusal, like the gateway's own. */
+const THROTTLED_BODY = JSON.stringify({
+  error: 'throttled',
+  error_description: 'The gateway is receiving too many requests. Try again in a moment.',
+});
+
+/**
  * The REST API every route's custom domain maps to, generated from the endpoint table.
  *
  * REGIONAL (CloudFront in front is ours), the default `execute-api` endpoint disabled so the only
- * ways in are the custom domains, JSON access logs, stage throttling. Methods carry no API Gateway
- * authorization: the endpoints are public by protocol and the functions authenticate callers.
+ * ways in are the custom domains, JSON access logs, stage throttling with lower limits on the
+ * entry points ({@link entryPointMethodOptions}). Methods carry no API Gateway authorization: the
+ * endpoints are public by protocol and the functions authenticate callers.
  */
 export class GatewayApi extends Construct {
   public readonly api: RestApi;
@@ -104,7 +137,21 @@ export class GatewayApi extends Construct {
         dataTraceEnabled: false,
         throttlingRateLimit: THROTTLING.rateLimit,
         throttlingBurstLimit: THROTTLING.burstLimit,
+        methodOptions: entryPointMethodOptions(props.endpoints),
       },
+    });
+
+    // A throttled request gets a 429 that names its refusal code like the functions' answers do,
+    // instead of API Gateway's `{"message":"Too Many Requests"}`.
+    this.api.addGatewayResponse('Throttled', {
+      type: ResponseType.THROTTLED,
+      statusCode: '429',
+      responseHeaders: {
+        'x-mcp-edge-refusal': "'throttled'",
+        'Cache-Control': "'no-store'",
+        'Retry-After': "'1'",
+      },
+      templates: { 'application/json': THROTTLED_BODY },
     });
 
     // The default execute-api endpoint is disabled, so its URL output would only mislead.
@@ -158,7 +205,7 @@ export class GatewayApi extends Construct {
     Validations.of(this.api.deploymentStage).acknowledge({
       id: 'AwsSolutions-APIG3',
       reason:
-        'No AWS WAF web ACL: it costs money at rest (about $5/month per ACL plus rules), the stage is throttled, the default execute-api endpoint is disabled and requests that do not come through CloudFront are refused by the functions. Attach a web ACL to the distributions if abuse appears.',
+        "The AWS WAF web ACL is on every route host's CloudFront distribution, the only way in: the default execute-api endpoint is disabled and the functions refuse requests without CloudFront's origin-verify header. A second, regional web ACL on the stage would inspect the same requests again at the same price (about $5/month plus rules).",
     });
     const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
     if (cloudWatchRole) {

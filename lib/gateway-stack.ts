@@ -1,5 +1,6 @@
 import { CrossStackReferences, ReferenceStrength, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { PROXY_LATENCY_P99_DEFAULT_MS } from '../functions/core/config/schema.ts';
 import type { CertificatesStack } from './certificates-stack.ts';
 import {
   authorizationEnvironmentValue,
@@ -14,15 +15,22 @@ import { GatewayFunction } from './gateway-function.ts';
 import { GatewayTable } from './gateway-table.ts';
 import { GatewayUserPool } from './gateway-user-pool.ts';
 import { importHostedZone } from './hosted-zone.ts';
+import { GatewayMonitoring } from './monitoring.ts';
+import { AlarmNotifications } from './monitoring-topic.ts';
 import { OriginVerifySecret } from './origin-verify-secret.ts';
 import { RouteDomain } from './route-domain.ts';
 import { routeConstructId } from './route-id.ts';
 import { SealingSecret } from './sealing-secret.ts';
 import { SigningKey } from './signing-key.ts';
+import type { EdgeProtectionStack } from './waf-stack.ts';
 
 export interface GatewayStackProps extends StackProps {
   readonly deployment: Deployment;
   readonly certificates: CertificatesStack;
+  /** The us-east-1 stack with the AWS WAF web ACL every distribution uses. */
+  readonly protection: EdgeProtectionStack;
+  /** The deployment's service name: metric dimension, alarm and dashboard names. */
+  readonly service: string;
   /**
    * The endpoint table expanded over the routes' MCP paths: the API and the cached CloudFront
    * behaviors are generated from it.
@@ -56,6 +64,10 @@ export class GatewayStack extends Stack {
   public readonly functions: ReadonlyMap<string, GatewayFunction>;
   public readonly api: GatewayApi;
   public readonly routes: ReadonlyMap<string, RouteDomain>;
+  /** Alarms and the dashboard (README.md "Operations"). */
+  public readonly monitoring: GatewayMonitoring;
+  /** Where the alarms notify: `alarms.topicArn` and a topic created for `alarms.email`. */
+  public readonly alarmNotifications: AlarmNotifications;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     const { deployment } = props;
@@ -137,10 +149,27 @@ export class GatewayStack extends Stack {
           policies,
           originVerifyValue: this.originVerify.dynamicReference,
           cachedPaths,
+          webAclArn: props.protection.webAcl.webAcl.attrArn,
         }),
       );
     }
     this.routes = routes;
+
+    const { alarms } = deployment;
+    this.alarmNotifications = new AlarmNotifications(this, 'AlarmNotifications', {
+      service: props.service,
+      ...(alarms.email ? { email: alarms.email } : {}),
+      topicArns: alarms.topicArn ? [alarms.topicArn] : [],
+    });
+    this.monitoring = new GatewayMonitoring(this, 'Monitoring', {
+      service: props.service,
+      api: this.api.api,
+      functions: new Map([...functions].map(([name, fn]) => [name, fn.function])),
+      table: this.data.table,
+      webAcl: props.protection.webAcl,
+      proxyLatencyP99Ms: alarms.proxyLatencyP99Ms ?? PROXY_LATENCY_P99_DEFAULT_MS,
+      actions: this.alarmNotifications.actions,
+    });
   }
 }
 

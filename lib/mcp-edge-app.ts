@@ -9,6 +9,8 @@ import type { Deployment } from './config-checks.ts';
 import { STACK_NAMES } from './defaults.ts';
 import type { ApiEndpoint } from './gateway-api.ts';
 import { GatewayStack } from './gateway-stack.ts';
+import { DEFAULT_SERVICE_NAME } from './monitoring.ts';
+import { EdgeProtectionStack } from './waf-stack.ts';
 
 /** The repository root (this file is `lib/mcp-edge-app.ts`). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,10 +33,11 @@ export interface McpEdgeStacksOptions {
 
 export interface McpEdgeStacks {
   readonly certificates: CertificatesStack;
+  readonly protection: EdgeProtectionStack;
   readonly gateway: GatewayStack;
 }
 
-/** Adds the two MCP Edge stacks for a checked deployment to an app. */
+/** Adds the three MCP Edge stacks for a checked deployment to an app. */
 export function addMcpEdgeStacks(
   app: App,
   deployment: Deployment,
@@ -44,10 +47,19 @@ export function addMcpEdgeStacks(
     account: deployment.account,
     routes: deployment.routes,
   });
+  const endpoints = options.endpoints ?? deploymentEndpoints(deployment);
+  const service = DEFAULT_SERVICE_NAME;
+  const protection = new EdgeProtectionStack(app, STACK_NAMES.protection, {
+    deployment,
+    service,
+    entryPointPaths: endpoints.filter((e) => e.endpoint.throttling === 'entry').map((e) => e.path),
+  });
   const gateway = new GatewayStack(app, STACK_NAMES.gateway, {
     deployment,
     certificates,
-    endpoints: options.endpoints ?? deploymentEndpoints(deployment),
+    protection,
+    service,
+    endpoints,
     functionsDir: options.functionsDir ?? resolve(PROJECT_ROOT, 'functions'),
     projectRoot: PROJECT_ROOT,
     ...(options.originSecretGeneration === undefined
@@ -58,7 +70,7 @@ export function addMcpEdgeStacks(
       : { sealingSecretGeneration: options.sealingSecretGeneration }),
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { certificates, gateway };
+  return { certificates, protection, gateway };
 }
 
 /** The endpoint table expanded over the deployment's routes' MCP paths (`routes[].path` or the path of `to`). */

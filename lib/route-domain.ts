@@ -43,12 +43,15 @@ export interface RouteDomainProps {
   readonly originVerifyValue: string;
   /** Paths CloudFront caches (the endpoint table's cacheable rows); all others pass through uncached. */
   readonly cachedPaths: readonly string[];
+  /** ARN of the AWS WAF web ACL (scope CLOUDFRONT, in us-east-1) that filters the distribution's requests. */
+  readonly webAclArn: string;
 }
 
 /**
  * Everything one route host needs in front of the shared REST API: a regional certificate and
  * API Gateway custom domain for the host, a CloudFront distribution answering for the host (the
- * CIMD cached, everything else uncached with all viewer headers), and the DNS alias records.
+ * CIMD cached, everything else uncached with all viewer headers, every request filtered by the
+ * deployment's AWS WAF web ACL), and the DNS alias records.
  *
  * CloudFront forwards `Host`, so it connects to the custom domain's regional endpoint with the
  * route host as SNI and Host; API Gateway matches the custom domain (hence the regional
@@ -113,6 +116,7 @@ export class RouteDomain extends Construct {
       enableIpv6: true,
       priceClass: PriceClass.PRICE_CLASS_ALL,
       enableLogging: false,
+      webAclId: props.webAclArn,
       defaultBehavior: {
         origin,
         // OAuth and MCP requests carry credentials: refuse plain HTTP rather than redirect it.
@@ -141,7 +145,6 @@ export class RouteDomain extends Construct {
   private acknowledgeDistributionFindings(host: string): void {
     const findings: Record<string, string> = {
       'AwsSolutions-CFR1': `The ${host} distribution serves MCP clients and OAuth redirects from anywhere; there is no geography to restrict.`,
-      'AwsSolutions-CFR2': `No AWS WAF web ACL on the ${host} distribution: a web ACL costs money at rest (about $5/month plus rules, per ACL) and the API Gateway stage is throttled; attach one if abuse appears.`,
       'AwsSolutions-CFR3': `CloudFront standard logging for ${host} is off: legacy logging needs an S3 bucket with ACLs enabled, and logging v2 must be configured in us-east-1. Every request that reaches the origin (all but cached CIMD hits, which are a public document) is in the API Gateway access log with its host, path, status and latency.`,
     };
     for (const [id, reason] of Object.entries(findings)) {

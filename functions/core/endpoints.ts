@@ -19,6 +19,15 @@ export type HttpMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'POST' | 'PUT' | 'PATCH' |
 /** A path derived from the route's MCP path: the endpoint itself, or its protected resource metadata. */
 export type RoutePath = 'mcp' | 'mcp-resource-metadata';
 
+/**
+ * How hard an endpoint is limited in AWS. `entry`: anyone may call it without a credential, and each
+ * call can cost a table write, a KMS signature or an identity-provider round trip (sign-in, OAuth
+ * authorize, token, registration, revocation); API Gateway throttles these methods below the stage
+ * and AWS WAF gives each client address a smaller budget for them. `standard`: the stage's limits
+ * (the MCP endpoint, metadata, pages behind a session).
+ */
+export type ThrottlingClass = 'entry' | 'standard';
+
 export interface Endpoint {
   /** An exact path, or a path that depends on the route's MCP path. */
   readonly path: string | { readonly route: RoutePath };
@@ -26,6 +35,8 @@ export interface Endpoint {
   readonly function: FunctionName;
   /** True when CloudFront may cache the response (only the CIMD). */
   readonly cacheable: boolean;
+  /** See {@link ThrottlingClass}. */
+  readonly throttling: ThrottlingClass;
 }
 
 const METADATA: readonly HttpMethod[] = ['GET', 'HEAD', 'OPTIONS'];
@@ -37,43 +48,108 @@ export const ENDPOINTS: readonly Endpoint[] = [
     methods: METADATA,
     function: 'cimd',
     cacheable: true,
+    throttling: 'standard',
   },
-  { path: '/.pomerium/oauth/callback', methods: ['GET'], function: 'callback', cacheable: false },
-  { path: '/.pomerium/login', methods: ['GET'], function: 'login', cacheable: false },
-  { path: '/.pomerium/login/callback', methods: ['GET'], function: 'login', cacheable: false },
-  { path: '/.pomerium/logout', methods: ['POST'], function: 'login', cacheable: false },
-  { path: '/.pomerium/connect', methods: ['GET'], function: 'connect', cacheable: false },
-  { path: '/.pomerium/connections', methods: ['GET'], function: 'connect', cacheable: false },
-  { path: '/.pomerium/disconnect', methods: ['POST'], function: 'connect', cacheable: false },
+  {
+    path: '/.pomerium/oauth/callback',
+    methods: ['GET'],
+    function: 'callback',
+    cacheable: false,
+    throttling: 'standard',
+  },
+  { path: '/.pomerium/login', methods: ['GET'], function: 'login', cacheable: false, throttling: 'entry' },
+  {
+    path: '/.pomerium/login/callback',
+    methods: ['GET'],
+    function: 'login',
+    cacheable: false,
+    throttling: 'entry',
+  },
+  {
+    path: '/.pomerium/logout',
+    methods: ['POST'],
+    function: 'login',
+    cacheable: false,
+    throttling: 'standard',
+  },
+  {
+    path: '/.pomerium/connect',
+    methods: ['GET'],
+    function: 'connect',
+    cacheable: false,
+    throttling: 'standard',
+  },
+  {
+    path: '/.pomerium/connections',
+    methods: ['GET'],
+    function: 'connect',
+    cacheable: false,
+    throttling: 'standard',
+  },
+  {
+    path: '/.pomerium/disconnect',
+    methods: ['POST'],
+    function: 'connect',
+    cacheable: false,
+    throttling: 'standard',
+  },
   // The route as an OAuth authorization server and protected resource (toward MCP clients).
   {
     path: '/.well-known/oauth-protected-resource',
     methods: METADATA,
     function: 'authorization',
     cacheable: false,
+    throttling: 'standard',
   },
   {
     path: { route: 'mcp-resource-metadata' },
     methods: METADATA,
     function: 'authorization',
     cacheable: false,
+    throttling: 'standard',
   },
   {
     path: '/.well-known/oauth-authorization-server',
     methods: METADATA,
     function: 'authorization',
     cacheable: false,
+    throttling: 'standard',
   },
-  { path: '/.pomerium/mcp/authorize', methods: ['GET', 'POST'], function: 'authorization', cacheable: false },
-  { path: '/.pomerium/mcp/token', methods: OAUTH_POST, function: 'authorization', cacheable: false },
-  { path: '/.pomerium/mcp/register', methods: OAUTH_POST, function: 'authorization', cacheable: false },
-  { path: '/.pomerium/mcp/revoke', methods: OAUTH_POST, function: 'authorization', cacheable: false },
+  {
+    path: '/.pomerium/mcp/authorize',
+    methods: ['GET', 'POST'],
+    function: 'authorization',
+    cacheable: false,
+    throttling: 'entry',
+  },
+  {
+    path: '/.pomerium/mcp/token',
+    methods: OAUTH_POST,
+    function: 'authorization',
+    cacheable: false,
+    throttling: 'entry',
+  },
+  {
+    path: '/.pomerium/mcp/register',
+    methods: OAUTH_POST,
+    function: 'authorization',
+    cacheable: false,
+    throttling: 'entry',
+  },
+  {
+    path: '/.pomerium/mcp/revoke',
+    methods: OAUTH_POST,
+    function: 'authorization',
+    cacheable: false,
+    throttling: 'entry',
+  },
   // The route's MCP endpoint (Streamable HTTP).
   {
     path: { route: 'mcp' },
     methods: ['POST', 'GET', 'DELETE', 'OPTIONS'],
     function: 'proxy',
     cacheable: false,
+    throttling: 'standard',
   },
 ];
 

@@ -53,6 +53,7 @@ describe('npx cdk synth', () => {
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(join(outdir, 'McpEdgeCertificates.template.json'))).toBe(true);
     expect(existsSync(join(outdir, 'McpEdgeGateway.template.json'))).toBe(true);
+    expect(existsSync(join(outdir, 'McpEdgeProtection.template.json'))).toBe(true);
     synthesizedTemplates = readdirSync(outdir)
       .filter((f) => f.endsWith('.template.json'))
       .map((f) => join(outdir, f));
@@ -322,7 +323,7 @@ describe('npx cdk synth', () => {
   it.skipIf(!hasCfnLint)(
     'writes templates cfn-lint accepts against the CloudFormation resource specification',
     () => {
-      expect(synthesizedTemplates, 'needs the synth above').toHaveLength(2);
+      expect(synthesizedTemplates, 'needs the synth above').toHaveLength(3);
       // W3005 (a DependsOn that a GetAtt already implies) is how CDK wires every Lambda function to
       // its role; it is harmless and not ours to change. Everything else, warnings too, fails.
       const result = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', ...synthesizedTemplates], {

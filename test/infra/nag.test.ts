@@ -49,7 +49,6 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-APIG3',
       'AwsSolutions-APIG4',
       'AwsSolutions-CFR1',
-      'AwsSolutions-CFR2',
       'AwsSolutions-CFR3',
       'AwsSolutions-COG2',
       'AwsSolutions-COG4',

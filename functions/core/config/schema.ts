@@ -160,14 +160,6 @@ export const routeSchema = z
         message: 'needs "upstream.clientId": a secret belongs to a pre-registered client',
       });
     }
-    if (route.upstream?.clientSecret && !route.upstream.authorizationServer) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['upstream', 'authorizationServer'],
-        message:
-          'is needed with "upstream.clientSecret": the secret is sent only to the token endpoint of this issuer, never to one an upstream names',
-      });
-    }
     if (route.path === undefined) {
       const derived = mcpPathOf(route.to);
       const problem = describeMcpPathProblem(derived);
@@ -245,6 +237,108 @@ const tokensSchema = z.strictObject({
     .optional(),
   refreshTokenTtlDays: z.number().int().min(1).max(365).optional(),
 });
+
+/**
+ * AWS WAF's per-client-address budgets when the config sets none (requests in any five minutes
+ * from one address, counted by CloudFront's web ACL across every route host): everything, and the
+ * entry points of the endpoint table (sign-in, authorize, token, registration, revocation).
+ */
+export const PROTECTION_DEFAULTS = {
+  requestsPerFiveMinutesPerIp: 3000,
+  entryPointRequestsPerFiveMinutesPerIp: 300,
+} as const;
+
+/** AWS WAF's bounds on a rate-based rule's limit. */
+const wafRateLimit = z
+  .number()
+  .int()
+  .min(10, "must be at least 10 (AWS WAF's smallest rate limit)")
+  .max(2_000_000_000, "must be at most 2,000,000,000 (AWS WAF's largest rate limit)");
+
+const protectionSchema = z
+  .strictObject({
+    requestsPerFiveMinutesPerIp: wafRateLimit.optional(),
+    entryPointRequestsPerFiveMinutesPerIp: wafRateLimit.optional(),
+  })
+  .superRefine((protection, ctx) => {
+    const all = protection.requestsPerFiveMinutesPerIp ?? PROTECTION_DEFAULTS.requestsPerFiveMinutesPerIp;
+    const entry =
+      protection.entryPointRequestsPerFiveMinutesPerIp ??
+      PROTECTION_DEFAULTS.entryPointRequestsPerFiveMinutesPerIp;
+    if (entry > all) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['entryPointRequestsPerFiveMinutesPerIp'],
+        message: `is ${entry}, more than requestsPerFiveMinutesPerIp (${all}), which every request counts against; lower it or raise requestsPerFiveMinutesPerIp`,
+      });
+    }
+  });
+
+/** An SNS standard topic (CloudWatch alarms cannot notify FIFO topics). */
+const snsTopicArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+    'must be the ARN of an SNS standard topic, like "arn:aws:sns:eu-west-1:123456789012:alarms"',
+  );
+
+/** The p99 of the proxy's latency above which its alarm fires when the config sets none, in ms. */
+export const PROXY_LATENCY_P99_DEFAULT_MS = 5000;
+
+const alarmsSchema = z.strictObject({
+  email: z.email('must be an email address').optional(),
+  topicArn: snsTopicArn.optional(),
+  edgeTopicArn: snsTopicArn.optional(),
+  proxyLatencyP99Ms: z
+    .number()
+    .int()
+    .min(100, 'must be at least 100 ms')
+    .max(900_000, 'must be at most 900000 ms (API Gateway ends a request after 15 minutes)')
+    .optional(),
+});
+
+/** CloudFront's web ACLs, and so their metrics and the alarm on them, live in this region. */
+const EDGE_REGION = 'us-east-1';
+
+/** The region of an ARN (`arn:partition:service:region:...`). */
+function arnRegion(arn: string): string | undefined {
+  return arn.split(':')[3];
+}
+
+/**
+ * Alarm notifications: CloudWatch only notifies a topic in the alarm's own region. The gateway's
+ * alarms are in `aws.region`; the AWS WAF alarm is in us-east-1, where CloudFront's web ACL reports.
+ */
+function checkAlarmTopics(
+  alarms: z.output<typeof alarmsSchema> | undefined,
+  region: string | undefined,
+  ctx: z.RefinementCtx,
+): void {
+  if (!alarms) return;
+  const at = (key: string) => ['alarms', key];
+  if (alarms.topicArn && region && arnRegion(alarms.topicArn) !== region) {
+    ctx.addIssue({
+      code: 'custom',
+      path: at('topicArn'),
+      message: `is a topic in ${arnRegion(alarms.topicArn)}, but the gateway's alarms are in aws.region (${region}) and CloudWatch only notifies topics in the alarm's region; use a topic in ${region}`,
+    });
+  }
+  if (alarms.edgeTopicArn && arnRegion(alarms.edgeTopicArn) !== EDGE_REGION) {
+    ctx.addIssue({
+      code: 'custom',
+      path: at('edgeTopicArn'),
+      message: `must be a topic in ${EDGE_REGION}, where CloudFront's AWS WAF metrics and their alarm are, got one in ${arnRegion(alarms.edgeTopicArn)}`,
+    });
+  }
+  const topicServesEdge = alarms.topicArn !== undefined && arnRegion(alarms.topicArn) === EDGE_REGION;
+  if (alarms.topicArn && !alarms.email && !alarms.edgeTopicArn && !topicServesEdge) {
+    ctx.addIssue({
+      code: 'custom',
+      path: at('edgeTopicArn'),
+      message: `is needed with a topicArn outside ${EDGE_REGION}: the AWS WAF alarm lives in ${EDGE_REGION} (CloudFront's web ACL reports there) and can only notify a topic there; add "edgeTopicArn" with a topic in ${EDGE_REGION}, or "email" to have the deployment create topics in both regions`,
+    });
+  }
+}
 
 /** Cross-field checks of the authorization settings: pinned documents valid, client ids unique. */
 function checkAuthorizationSettings(
@@ -328,6 +422,8 @@ export const configSchema = z
     trustPolicy: trustPolicySchema.optional(),
     mcpClients: mcpClientsSchema.optional(),
     tokens: tokensSchema.optional(),
+    protection: protectionSchema.optional(),
+    alarms: alarmsSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
@@ -345,6 +441,7 @@ export const configSchema = z
       }
     });
     checkAuthorizationSettings(config, ctx);
+    checkAlarmTopics(config.alarms, config.aws?.region, ctx);
   });
 
 /** The config as the operator writes it. */
