@@ -4,6 +4,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationFixture, startAuthorizationFixture } from '../support/authorization-fixture.ts';
 import { caFetch, type HttpBrowser } from '../support/http-browser.ts';
+import { expectRefusal } from '../support/refusals.ts';
 import { MemoryOAuthProvider } from '../support/sdk-oauth-provider.ts';
 
 /**
@@ -75,7 +76,7 @@ describe('MCP clients authorize at a route through the local gateway', () => {
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
     });
-    expect(res.status).toBe(401);
+    expectRefusal(res, 401, 'token_missing');
     expect(res.headers.get('www-authenticate')).toBe(
       `Bearer resource_metadata="${fx.A}/.well-known/oauth-protected-resource/mcp", scope="mcp"`,
     );
@@ -148,7 +149,7 @@ describe('MCP clients authorize at a route through the local gateway', () => {
       headers: { authorization: `Bearer ${tokens!.access_token}`, 'content-type': 'application/json' },
       body: '{}',
     });
-    expect(other.status).toBe(401);
+    expectRefusal(other, 401, 'token_invalid');
     expect(other.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
@@ -179,7 +180,7 @@ describe('MCP clients authorize at a route through the local gateway', () => {
         client_id: cimdClientId,
       }),
     });
-    expect(refresh.status).toBe(400);
+    expectRefusal(refresh, 400, 'refresh_token_invalid');
     expect(((await refresh.json()) as { error: string }).error).toBe('invalid_grant');
   });
 });

@@ -5,6 +5,7 @@ import { userDigest } from '../../functions/core/proxy/connect-required.ts';
 import { type AuthorizationFixture, startAuthorizationFixture } from '../support/authorization-fixture.ts';
 import { gatewayTokens, TEST_CLIENT } from '../support/gateway-tokens.ts';
 import { caFetch, type HttpBrowser } from '../support/http-browser.ts';
+import { expectRefusal } from '../support/refusals.ts';
 import { createStatelessUpstream, type RecordedCall } from '../support/upstreams/stateless-upstream.ts';
 
 /**
@@ -243,8 +244,11 @@ describe('The MCP proxy on the 2026-07-28 wire', () => {
         { id: 41, method: 'tools/call', params: { name: 'whoami', arguments: {}, _meta: envelope() } },
         { 'mcp-method': 'tools/list' },
       );
-      expect(answer.status).toBe(400);
-      expect(answer.body).toMatchObject({ id: 41, error: { code: -32020 } });
+      expectRefusal(answer, 400, 'mcp_method_mismatch');
+      expect(answer.body).toMatchObject({
+        id: 41,
+        error: { code: -32020, data: { error: 'mcp_method_mismatch' } },
+      });
       expect(upstream.calls.length).toBe(before);
     });
 
@@ -255,7 +259,7 @@ describe('The MCP proxy on the 2026-07-28 wire', () => {
         { id: 42, method: 'tools/call', params: { name: 'whoami', arguments: {}, _meta: envelope() } },
         { 'mcp-name': 'echo' },
       );
-      expect(answer.status).toBe(400);
+      expectRefusal(answer, 400, 'mcp_name_mismatch');
       expect(answer.body).toMatchObject({ id: 42, error: { code: -32020 } });
       expect(upstream.calls.length).toBe(before);
     });
@@ -309,7 +313,7 @@ describe('The MCP proxy on the 2026-07-28 wire', () => {
 
     it('answers a client that did not declare URL elicitation with 401 invalid_token', async () => {
       const answer = await post(bobToken, whoami(50, envelope()));
-      expect(answer.status).toBe(401);
+      expectRefusal(answer, 401, 'connect_required');
       expect(answer.headers.get('www-authenticate')).toContain('error="invalid_token"');
       expect(callsBy('bob')).toEqual([]);
     });
@@ -320,14 +324,14 @@ describe('The MCP proxy on the 2026-07-28 wire', () => {
         method: 'server/discover',
         params: { _meta: envelope({ elicitation: { url: {} } }) },
       });
-      expect(answer.status).toBe(401);
+      expectRefusal(answer, 401, 'connect_required');
       expect(answer.headers.get('www-authenticate')).toContain('error="invalid_token"');
       expect(callsBy('bob')).toEqual([]);
     });
 
     it('answers a request declaring URL elicitation with input_required: the route’s connect page for this person, and a requestState', async () => {
       const answer = await post(bobToken, whoami(51, envelope({ elicitation: { url: {} } })));
-      expect(answer.status).toBe(200);
+      expectRefusal(answer, 200, 'connect_required');
       expect(answer.body.id).toBe(51);
       const result = answer.body.result as {
         resultType: string;
@@ -352,8 +356,7 @@ describe('The MCP proxy on the 2026-07-28 wire', () => {
 
     it('refuses that connect link to another signed-in person', async () => {
       const page = await alice.request(connectUrl);
-      expect(page.status).toBe(403);
-      expect(page.body).toContain('other_user');
+      expectRefusal(page, 403, 'other_user');
     });
 
     it('refuses the requestState on another call (another tool): 400 -32602', async () => {
@@ -368,7 +371,7 @@ describe('The MCP proxy on the 2026-07-28 wire', () => {
           requestState,
         },
       });
-      expect(answer.status).toBe(400);
+      expectRefusal(answer, 400, 'request_state_invalid');
       expect(answer.body).toMatchObject({ id: 52, error: { code: -32602 } });
     });
 
