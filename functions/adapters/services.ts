@@ -108,6 +108,8 @@ export function createServices(parts: ServiceParts) {
     ? createSignIn({
         idp: parts.idp,
         sessions,
+        // Sign-in transactions travel sealed in a cookie (no table write before sign-in, issue 9 item 3).
+        transactionKey: store.records.subkey('sign-in-transaction/v1'),
         fetch: idpFetch,
         now: parts.clock ? () => parts.clock!.now() : undefined,
       })

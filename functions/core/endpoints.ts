@@ -67,7 +67,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
   },
   {
     path: '/.pomerium/logout',
-    methods: ['POST'],
+    // GET: the sign-out page (and where the identity provider returns after its sign-out); POST signs out.
+    methods: ['GET', 'POST'],
     function: 'login',
     cacheable: false,
     throttling: 'standard',

@@ -130,11 +130,24 @@ describe('the connect flow in Chromium', () => {
     });
   });
 
-  it('signs out from the connections page', async () => {
+  it('signs out from the connections page and at the identity provider: the next person is asked to sign in', async () => {
     await page.goto(connections());
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    // The gateway's "Signed out" page moves on to the identity provider's sign-out by itself.
+    await page.waitForURL((url) => url.origin === demo.identityProvider.issuer);
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${origin}/.pomerium/logout`);
     expect(await page.locator('h1').textContent()).toBe('Signed out');
     const cookies = await page.context().cookies(origin);
     expect(cookies.filter((c) => c.name.startsWith('__Host-mcp-edge-session-'))).toEqual([]);
+
+    // Someone else at this browser opens the connections page: the identity provider shows its
+    // login form instead of signing them in silently as alice.
+    await page.goto(connections());
+    await page.waitForURL((url) => url.origin === demo.identityProvider.issuer);
+    await page.locator('input[name="login"]').waitFor();
+    await signInAt(demo.identityProvider.issuer, 'bob');
+    await page.waitForURL(connections());
+    expect(await page.locator('main').textContent()).toContain('Signed in as bob@example.com');
   });
 });

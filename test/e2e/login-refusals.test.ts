@@ -5,7 +5,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config/parse.ts';
 import { randomToken } from '../../functions/core/crypto/random.ts';
-import { cookieNames } from '../../functions/core/web/cookies.ts';
+import { type CookieNames, cookieNames } from '../../functions/core/web/cookies.ts';
 import {
   type DemoIdentityProvider,
   startDemoIdentityProvider,
@@ -18,7 +18,8 @@ import { type Exchange, HttpBrowser, hiddenField } from '../support/http-browser
 /**
  * The sign-in side of the gateway refuses hostile, forged and replayed input with a clear page
  * and a stable code, and creates nothing for it. A real identity provider (the demo's
- * oidc-provider) signs people in; sessions and sign-in transactions are real DynamoDB Local items.
+ * oidc-provider) signs people in; sessions are real DynamoDB Local items, and the sign-in
+ * transaction travels sealed in its own cookie (nothing is stored before the person signs in).
  */
 describe('sign-in and sign-out refusals on the local gateway', () => {
   let dir: string;
@@ -26,7 +27,9 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
   let idp: DemoIdentityProvider;
   let gateway: LocalGateway;
   let origin: string;
-  let names: { session: string; binding: string };
+  /** A second route of the same gateway. */
+  let otherOrigin: string;
+  let names: CookieNames;
   /** Added to the gateway's clock, to let a sign-in transaction expire. */
   let skew = 0;
   const browsers: HttpBrowser[] = [];
@@ -38,9 +41,19 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
     dir = await mkdtemp(join(tmpdir(), 'mcp-edge-e2e-login-'));
     cert = await ensureDevCertificate(dir);
     origin = `https://localhost:${await freePort()}`;
+    otherOrigin = `https://localhost:${await freePort()}`;
     names = cookieNames(origin);
-    idp = await startDemoIdentityProvider({ port: 0, tls: cert, redirectUris: [`${origin}${CALLBACK}`] });
-    const parsed = parseConfig({ routes: [{ from: origin, to: 'https://up.example.net/mcp' }] });
+    idp = await startDemoIdentityProvider({
+      port: 0,
+      tls: cert,
+      redirectUris: [`${origin}${CALLBACK}`, `${otherOrigin}${CALLBACK}`],
+    });
+    const parsed = parseConfig({
+      routes: [
+        { from: origin, to: 'https://up.example.net/mcp' },
+        { from: otherOrigin, to: 'https://up.example.net/mcp' },
+      ],
+    });
     if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
     gateway = await startLocalGateway({
       config: parsed.config,
@@ -65,15 +78,19 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
 
   const at = (path: string) => new URL(`${origin}${path}`);
 
-  async function count(prefix: 'login#' | 'session#'): Promise<number> {
+  /** Items whose `pk` starts with `prefix`; for `session#`, the sessions themselves (not their index). */
+  async function count(prefix: 'login#' | 'session#' | ''): Promise<number> {
     let total = 0;
     let start: Record<string, never> | undefined;
     do {
       const page = await gateway.dynamo.client.send(
         new ScanCommand({
           TableName: gateway.dynamo.tableName,
-          FilterExpression: 'begins_with(pk, :p)',
-          ExpressionAttributeValues: { ':p': { S: prefix } },
+          FilterExpression: prefix === 'session#' ? 'begins_with(pk, :p) AND sk = :s' : 'begins_with(pk, :p)',
+          ExpressionAttributeValues: {
+            ':p': { S: prefix },
+            ...(prefix === 'session#' ? { ':s': { S: 'session' } } : {}),
+          },
           Select: 'COUNT',
           ConsistentRead: true,
           ExclusiveStartKey: start,
@@ -139,13 +156,18 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
     }
     expect(await count('login#')).toBe(before);
 
-    // The counter does count: a same-origin return path starts a sign-in transaction.
+    // A same-origin return path starts a sign-in: its transaction is a cookie, not an item.
+    const items = await count('');
     const ok = await browser.request(
       at(`${LOGIN}?return_to=${encodeURIComponent('/.pomerium/connections')}`),
     );
     expect(ok.status).toBe(303);
     expect(new URL(ok.headers.get('location')!).origin).toBe(idp.issuer);
-    expect(await count('login#')).toBe(before + 1);
+    expect(browser.cookie('localhost', names.signIn)).toMatch(/^[A-Za-z0-9_-]{100,}$/);
+    expect(ok.headers.getSetCookie().find((c) => c.startsWith(`${names.signIn}=`))).toMatch(
+      /; Path=\/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$/,
+    );
+    expect(await count('')).toBe(items);
   });
 
   it('refuses a forged, missing or malformed state at the login callback, creating no session', async () => {
@@ -177,11 +199,69 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
     expect(await count('session#')).toBe(before + 1);
     const session = browser.cookie('localhost', names.session);
 
+    // The callback cleared the transaction cookie: the same browser has nothing to replay with.
+    expect(browser.cookie('localhost', names.signIn)).toBeUndefined();
     expectRefusal(await browser.request(callback), 400, 'login_state_invalid');
     expect(await count('session#')).toBe(before + 1);
     // The replay did not disturb the session it had already created.
     expect(browser.cookie('localhost', names.session)).toBe(session);
     expect((await connectionsStatus(browser)).status).toBe(200);
+  });
+
+  it('refuses a replay with a kept copy of the transaction cookie at the identity provider: its code is spent', async () => {
+    const browser = newBrowser();
+    const callback = await signInUntilCallback(browser);
+    const kept = browser.cookie('localhost', names.signIn)!;
+    const before = await count('session#');
+    expect((await browser.request(callback)).status).toBe(303);
+
+    // Same browser binding, same transaction cookie, same callback URL: everything the gateway checks
+    // matches, so it redeems the code again, and oidc-provider refuses it (invalid_grant).
+    browser.setCookie('localhost', names.session, undefined);
+    browser.setCookie('localhost', names.signIn, kept);
+    const replay = await browser.request(callback);
+    expectRefusal(replay, 400, 'login_response_invalid');
+    expect(await count('session#')).toBe(before + 1);
+    // The refused replay used the copy up too.
+    expect(browser.cookie('localhost', names.signIn)).toBeUndefined();
+  });
+
+  it('refuses a transaction cookie that was changed, copied to another browser or made for another route', async () => {
+    const browser = newBrowser();
+    const callback = await signInUntilCallback(browser);
+    const value = browser.cookie('localhost', names.signIn)!;
+    const binding = browser.cookie('localhost', names.binding)!;
+    const before = await count('session#');
+
+    const middle = Math.floor(value.length / 2);
+    const changed = `${value.slice(0, middle)}${value[middle] === 'A' ? 'B' : 'A'}${value.slice(middle + 1)}`;
+    browser.setCookie('localhost', names.signIn, changed);
+    expectRefusal(await browser.request(callback), 400, 'login_state_invalid');
+
+    // Another browser with its own binding cookie and a copy of this transaction.
+    const thief = newBrowser();
+    await thief.request(at(LOGIN));
+    thief.setCookie('localhost', names.signIn, value);
+    expectRefusal(await thief.request(callback), 400, 'login_state_invalid');
+
+    // A transaction the other route made, with that route's binding value and state, presented here.
+    const other = cookieNames(otherOrigin);
+    const there = await browser.follow(
+      new URL(`${otherOrigin}${LOGIN}`),
+      'alice',
+      (url) => url.origin === otherOrigin && url.pathname === CALLBACK,
+    );
+    const moved = new URL(`${origin}${CALLBACK}${there.url.search}`);
+    browser.setCookie('localhost', names.binding, browser.cookie('localhost', other.binding));
+    browser.setCookie('localhost', names.signIn, browser.cookie('localhost', other.signIn));
+    expectRefusal(await browser.request(moved), 400, 'login_state_invalid');
+    expect(await count('session#')).toBe(before);
+
+    // None of it spent the transaction: the real one still finishes.
+    browser.setCookie('localhost', names.binding, binding);
+    browser.setCookie('localhost', names.signIn, value);
+    expect((await browser.request(callback)).status).toBe(303);
+    expect(await count('session#')).toBe(before + 1);
   });
 
   it('refuses a sign-in answer in another browser, and leaves it for the browser that started it', async () => {
@@ -191,12 +271,15 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
 
     // No binding cookie at all.
     expectRefusal(await newBrowser().request(callback), 400, 'login_other_browser');
-    // A binding cookie of its own (it started a sign-in of its own).
+    // A binding cookie and a transaction of its own (it started a sign-in of its own): the answer
+    // is not for its transaction.
     const other = newBrowser();
     await other.request(at(LOGIN));
     expect(other.cookie('localhost', names.binding)).toBeDefined();
     expect(other.cookie('localhost', names.binding)).not.toBe(alice.cookie('localhost', names.binding));
-    expectRefusal(await other.request(callback), 400, 'login_other_browser');
+    expectRefusal(await other.request(callback), 400, 'login_state_invalid');
+    // Its own transaction is still there for its own answer.
+    expect(other.cookie('localhost', names.signIn)).toBeDefined();
     // A binding cookie that is not a well-formed value.
     const garbage = newBrowser();
     garbage.setCookie('localhost', names.binding, 'not-a-binding');
@@ -348,7 +431,7 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
     for (const [path, method, allow] of [
       [LOGIN, 'POST', 'GET'],
       [CALLBACK, 'POST', 'GET'],
-      ['/.pomerium/logout', 'GET', 'POST'],
+      ['/.pomerium/logout', 'PUT', 'GET, POST'],
     ] as const) {
       const res = await browser.request(at(path), { method });
       expect(res.status).toBe(405);

@@ -8,7 +8,7 @@ import type { SessionStore } from '../store/sessions.ts';
 import { resolveClientAuth } from '../vault/client-auth.ts';
 import type { Vault } from '../vault/vault.ts';
 import { html, page, redirect, refusalPage } from './html.ts';
-import { LOGIN_PATH, LOGOUT_PATH } from './login-app.ts';
+import { LOGIN_PATH, signOutForms } from './login-app.ts';
 import {
   allowOnly,
   browserBinding,
@@ -172,8 +172,8 @@ ${
 <tbody>${clientRows}</tbody></table>`
     : html`<p>No MCP client holds access to this route.</p>`
 }
-<form method="post" action="${LOGOUT_PATH}"><input type="hidden" name="csrf" value="${csrf}">
-<p><button class="secondary" type="submit">Sign out</button></p></form>`,
+<h2>Sign out</h2>
+${signOutForms(csrf)}`,
   );
 }
 

@@ -1,14 +1,30 @@
 import { sha256Base64url } from '../crypto/hash.ts';
 
+export interface CookieNames {
+  /** The gateway session (its id). */
+  readonly session: string;
+  /** The browser binding: flows started here come back only to this browser. */
+  readonly binding: string;
+  /** The sealed sign-in transaction, while a sign-in is under way (functions/core/auth/sign-in-transaction.ts). */
+  readonly signIn: string;
+  /** Set by a sign-out: the next sign-in on this route must show the identity provider's login form. */
+  readonly freshLogin: string;
+}
+
 /**
  * Cookie names for one route. `__Host-` pins a cookie to the exact host, Secure, Path=/ and no
  * Domain (RFC 6265bis §4.1.3.2). Browsers do not separate cookies by port, so the local gateway's
  * `https://localhost:PORT` routes would share one name; a short hash of the route origin in the
- * name keeps every route's session and binding apart, in AWS and locally alike.
+ * name keeps every route's cookies apart, in AWS and locally alike.
  */
-export function cookieNames(origin: string): { session: string; binding: string } {
+export function cookieNames(origin: string): CookieNames {
   const suffix = sha256Base64url(origin).slice(0, 10);
-  return { session: `__Host-mcp-edge-session-${suffix}`, binding: `__Host-mcp-edge-bind-${suffix}` };
+  return {
+    session: `__Host-mcp-edge-session-${suffix}`,
+    binding: `__Host-mcp-edge-bind-${suffix}`,
+    signIn: `__Host-mcp-edge-login-${suffix}`,
+    freshLogin: `__Host-mcp-edge-fresh-${suffix}`,
+  };
 }
 
 /**

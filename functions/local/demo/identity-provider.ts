@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
+import { LOGOUT_PATH } from '../../core/auth/signin.ts';
 import { type DemoTls, listenHttps } from './https-listener.ts';
 import {
   createProvider,
@@ -21,8 +22,17 @@ export interface DemoIdentityProviderOptions {
   readonly port: number;
   /** The development certificate (it names localhost, so the issuer is `https://localhost:PORT`). */
   readonly tls: DemoTls;
-  /** Every route's login callback, `https://localhost:PORT/.pomerium/login/callback`. */
+  /**
+   * Every route's login callback, `https://localhost:PORT/.pomerium/login/callback`. Each route's
+   * sign-out page (`/.pomerium/logout` on the same origin) is registered as a post-logout
+   * redirect URI.
+   */
   readonly redirectUris: readonly string[];
+  /**
+   * Offer OpenID Connect RP-Initiated Logout (`end_session_endpoint`). Default true; false stands
+   * for a provider without one, whose session survives the gateway's sign-out.
+   */
+  readonly rpInitiatedLogout?: boolean;
 }
 
 export interface DemoIdentityProvider {
@@ -55,7 +65,9 @@ async function autoConsent(ctx: KoaContextWithOIDC): Promise<Grant | undefined> 
  * The local demo's identity provider: an OpenID Provider (oidc-provider) over HTTPS on
  * 127.0.0.1 with one public client for the gateway's sign-in (authorization code, PKCE S256
  * required, no secret). Any login name with any password signs in; the ID token carries `sub`,
- * `email` and `name`, since the gateway reads them from the ID token rather than userinfo.
+ * `email` and `name`, since the gateway reads them from the ID token rather than userinfo. The
+ * gateway's sign-out ends the provider's session too (RP-Initiated Logout, back to the route's
+ * sign-out page).
  */
 export async function startDemoIdentityProvider(
   options: DemoIdentityProviderOptions,
@@ -74,6 +86,9 @@ export async function startDemoIdentityProvider(
           grant_types: ['authorization_code'],
           response_types: ['code'],
           redirect_uris: [...options.redirectUris],
+          post_logout_redirect_uris: [
+            ...new Set(options.redirectUris.map((uri) => `${new URL(uri).origin}${LOGOUT_PATH}`)),
+          ],
         },
       ],
       jwks: privateJwks,
@@ -86,7 +101,7 @@ export async function startDemoIdentityProvider(
       loadExistingGrant: autoConsent,
       features: {
         devInteractions: { enabled: true },
-        rpInitiatedLogout: { enabled: true, ...demoLogoutPages(NAME) },
+        rpInitiatedLogout: { enabled: options.rpInitiatedLogout !== false, ...demoLogoutPages(NAME) },
       },
     });
     listener.serve(providerHandler(provider));
