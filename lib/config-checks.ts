@@ -53,6 +53,8 @@ export interface DeployIdp {
   readonly issuer: string;
   readonly clientId: string;
   readonly clientSecretArn?: string;
+  /** A user pool's hosted-UI sign-out, `https://{domain}/logout` (Cognito names no end_session_endpoint). */
+  readonly cognitoLogoutEndpoint?: string;
 }
 
 /**
@@ -150,13 +152,15 @@ const RESERVED_PREFIX_WORDS = ['aws', 'amazon', 'cognito'] as const;
 
 /**
  * The longest `MCP_EDGE_IDP` a Cognito user pool can produce, for the environment budget: the
- * issuer is `https://cognito-idp.{region}.{url suffix}/{region}_{9 characters}`, and an app client
- * ID has at most 128 characters (Cognito issues 26 today).
+ * issuer is `https://cognito-idp.{region}.{url suffix}/{region}_{9 characters}`, an app client
+ * ID has at most 128 characters (Cognito issues 26 today), and the sign-out endpoint is on the
+ * domain, whose prefix has at most 63.
  */
 function cognitoIdpPlaceholder(region: string): DeployIdp {
   return {
     issuer: `https://cognito-idp.${region}.amazonaws.com.cn/${region}_${'X'.repeat(9)}`,
     clientId: 'x'.repeat(128),
+    cognitoLogoutEndpoint: `https://${'x'.repeat(63)}.auth.${region}.amazoncognito.com.cn/logout`,
   };
 }
 

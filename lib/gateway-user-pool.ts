@@ -10,7 +10,7 @@ import {
   type UserPoolDomain,
 } from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
-import { LOGIN_CALLBACK_PATH } from '../functions/core/auth/signin.ts';
+import { LOGIN_CALLBACK_PATH, LOGOUT_PATH } from '../functions/core/auth/signin.ts';
 import type { DeployIdp } from './config-checks.ts';
 import { SIGN_IN_TOKEN_VALIDITY, USER_POOL_PASSWORD_POLICY } from './defaults.ts';
 
@@ -31,17 +31,20 @@ export interface GatewayUserPoolProps {
  * password policy, no user-existence hints, and retained with deletion protection: deleting the
  * pool would delete every person's account, and their `sub`s key the token vault. The app client is public (no secret) and allows only the authorization code grant
  * (the login function always sends PKCE S256 and a nonce, functions/core/auth/signin.ts), scopes
- * `openid email profile`, and exactly the routes' `/.pomerium/login/callback` URLs. Sign-in runs
- * through the hosted pages only: the client allows none of Cognito's direct API sign-in flows.
+ * `openid email profile`, exactly the routes' `/.pomerium/login/callback` URLs, and exactly their
+ * `/.pomerium/logout` pages as sign-out URLs: signing out of the gateway also ends the Cognito
+ * session through the hosted `/logout` (`client_id`, `logout_uri`), so on a shared browser the next
+ * person is not signed in silently as the previous one. Sign-in runs through the hosted pages only:
+ * the client allows none of Cognito's direct API sign-in flows.
  *
- * Adding a route adds its callback URL to the app client (an in-place update) and changes nothing
- * else here.
+ * Adding a route adds its callback and sign-out URLs to the app client (an in-place update) and
+ * changes nothing else here.
  */
 export class GatewayUserPool extends Construct {
   public readonly userPool: UserPool;
   public readonly domain: UserPoolDomain;
   public readonly client: UserPoolClient;
-  /** `MCP_EDGE_IDP` for the login function: the pool's issuer and the client's ID (tokens). */
+  /** `MCP_EDGE_IDP` for the login function: the pool's issuer, the client's ID and the hosted sign-out (tokens). */
   public readonly idp: DeployIdp;
 
   constructor(scope: Construct, id: string, props: GatewayUserPoolProps) {
@@ -84,7 +87,8 @@ export class GatewayUserPool extends Construct {
         flows: { authorizationCodeGrant: true },
         scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
         callbackUrls: props.routeOrigins.map((origin) => `${origin}${LOGIN_CALLBACK_PATH}`),
-        // No logout URLs: signing out ends the gateway's own session and never visits Cognito's.
+        // Where Cognito's /logout may send the browser back: each route's sign-out page.
+        logoutUrls: props.routeOrigins.map((origin) => `${origin}${LOGOUT_PATH}`),
       },
       supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
       preventUserExistenceErrors: true,
@@ -98,6 +102,7 @@ export class GatewayUserPool extends Construct {
     this.idp = {
       issuer: `https://cognito-idp.${stack.region}.${stack.urlSuffix}/${this.userPool.userPoolId}`,
       clientId: this.client.userPoolClientId,
+      cognitoLogoutEndpoint: `${this.domain.baseUrl()}/logout`,
     };
 
     new CfnOutput(this, 'UserPoolId', {

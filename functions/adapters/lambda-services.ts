@@ -14,6 +14,7 @@ const idpSchema = z.object({
   issuer: z.url(),
   clientId: z.string().min(1),
   clientSecretArn: z.string().optional(),
+  cognitoLogoutEndpoint: z.url().optional(),
 });
 
 /**
@@ -69,6 +70,7 @@ export async function lambdaServices(
       issuer: idp.issuer,
       clientId: idp.clientId,
       clientSecret: idp.clientSecretArn ? await fromSecretsManager(idp.clientSecretArn) : undefined,
+      ...(idp.cognitoLogoutEndpoint ? { cognitoLogoutEndpoint: idp.cognitoLogoutEndpoint } : {}),
     },
     // In AWS a configured secret lives in Secrets Manager; `env` references are local-only (synth refuses them).
     configuredSecret: async (ref) => {

@@ -99,8 +99,11 @@ describe('the app client', () => {
 
   it('registers every route’s login callback, in config order, and nothing else', () => {
     expect(client().CallbackURLs).toEqual(ORIGINS.map((o) => `${o}/.pomerium/login/callback`));
-    expect(client().LogoutURLs).toBeUndefined();
     expect(client().DefaultRedirectURI).toBeUndefined();
+  });
+
+  it('registers every route’s sign-out page as a sign-out URL, so signing out ends the Cognito session too', () => {
+    expect(client().LogoutURLs).toEqual(ORIGINS.map((o) => `${o}/.pomerium/logout`));
   });
 
   it('is public and allows only the authorization code grant with openid, email and profile', () => {
@@ -134,12 +137,14 @@ describe('the app client', () => {
 describe('functions with the Cognito user pool', () => {
   const env = (name: string) => functionNamed(s.gatewayTemplate, name).properties.Environment.Variables;
 
-  it('gives login the pool’s issuer and the app client’s ID, resolved by CloudFormation', () => {
+  it('gives login the pool’s issuer, the app client’s ID and the hosted sign-out, resolved by CloudFormation', () => {
     const pool = only('AWS::Cognito::UserPool').logicalId;
     const appClient = only('AWS::Cognito::UserPoolClient').logicalId;
+    const domain = only('AWS::Cognito::UserPoolDomain').logicalId;
     expect(JSON.parse(joined(env('login').MCP_EDGE_IDP))).toEqual({
       issuer: `https://cognito-idp.eu-central-1.<AWS::URLSuffix>/<${pool}>`,
       clientId: `<${appClient}>`,
+      cognitoLogoutEndpoint: `https://<${domain}>.auth.eu-central-1.amazoncognito.com/logout`,
     });
   });
 
@@ -147,15 +152,25 @@ describe('functions with the Cognito user pool', () => {
     expect(env(name).MCP_EDGE_IDP).toBeUndefined();
   });
 
-  it('lets login read no secret and call no Cognito API (the client is public)', () => {
+  /** The sealing secret every table function reads (record MACs; sign-in transactions for login). */
+  const sealing = () => ({
+    Ref: Object.keys(s.gatewayTemplate.findResources('AWS::SecretsManager::Secret')).find((id) =>
+      id.startsWith('ProxySealing'),
+    ),
+  });
+
+  it('lets login read no identity-provider secret (the client is public), only the sealing secret, and call no Cognito API', () => {
     const statements = roleStatements(s.gatewayTemplate, 'login');
-    expect(resourcesAllowed(statements, 'secretsmanager:GetSecretValue')).toEqual([]);
+    expect(resourcesAllowed(statements, 'secretsmanager:GetSecretValue')).toEqual([sealing()]);
     expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('cognito'))).toEqual([]);
   });
 
-  it.each(['connect', 'callback'])('still lets %s read exactly the upstream client secrets', (name) => {
-    expect(
-      resourcesAllowed(roleStatements(s.gatewayTemplate, name), 'secretsmanager:GetSecretValue'),
-    ).toEqual([TOOLS_SECRET]);
-  });
+  it.each(['connect', 'callback'])(
+    'still lets %s read exactly the upstream client secrets and the sealing secret',
+    (name) => {
+      expect(
+        resourcesAllowed(roleStatements(s.gatewayTemplate, name), 'secretsmanager:GetSecretValue'),
+      ).toEqual([TOOLS_SECRET, sealing()]);
+    },
+  );
 });
