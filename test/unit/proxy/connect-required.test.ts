@@ -30,7 +30,9 @@ describe('connectRequired', () => {
       Date.now(),
       ['repo'],
     );
+    // A 200 JSON-RPC answer; the call was not forwarded, and the header says why.
     expect(res.status).toBe(200);
+    expect(res.headers.get('x-mcp-edge-refusal')).toBe('upstream_scope_insufficient');
     const body = (await res.json()) as {
       id: number;
       error: { code: number; data: { elicitations: { mode: string; url: string; message: string }[] } };
@@ -40,7 +42,6 @@ describe('connectRequired', () => {
     const [elicitation] = body.error.data.elicitations;
     expect(elicitation?.mode).toBe('url');
     expect(new URL(elicitation!.url).searchParams.get('scope')).toBe('repo');
-    expect(elicitation?.message).toContain('more permissions');
   });
 
   it('answers any other client with 401 invalid_token, so its re-authorization runs the connect', async () => {
@@ -53,6 +54,8 @@ describe('connectRequired', () => {
       sealer,
     });
     expect(res.status).toBe(401);
+    expect(res.headers.get('x-mcp-edge-refusal')).toBe('connect_required');
+    expect(await res.json()).toMatchObject({ error: 'invalid_token' });
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
     expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${route.resourceMetadataUrl}"`);
   });

@@ -7,6 +7,7 @@ const bytes = (value: unknown) =>
 async function errorOf(response: Response) {
   return {
     status: response.status,
+    refusal: response.headers.get('x-mcp-edge-refusal'),
     body: (await response.json()) as { id: unknown; error: { code: number } },
   };
 }
@@ -54,6 +55,7 @@ describe('parseClientMessage', () => {
     if (parsed.ok) return;
     expect(await errorOf(parsed.response)).toMatchObject({
       status: 400,
+      refusal: 'body_not_json',
       body: { id: null, error: { code: -32700 } },
     });
   });
@@ -69,6 +71,7 @@ describe('parseClientMessage', () => {
     if (parsed.ok) return;
     expect(await errorOf(parsed.response)).toMatchObject({
       status: 400,
+      refusal: 'jsonrpc_invalid',
       body: { id: null, error: { code: -32600 } },
     });
   });

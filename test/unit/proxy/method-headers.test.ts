@@ -16,7 +16,11 @@ const call = (
 async function mismatch(headers: Record<string, string>, message: ClientMessage) {
   const res = checkMethodHeaders(new Headers(headers), message);
   if (!res) return undefined;
-  return { status: res.status, body: (await res.json()) as { id: unknown; error: { code: number } } };
+  return {
+    status: res.status,
+    refusal: res.headers.get('x-mcp-edge-refusal'),
+    body: (await res.json()) as { id: unknown; error: { code: number; data: { error: string } } },
+  };
 }
 
 describe('checkMethodHeaders', () => {
@@ -37,15 +41,29 @@ describe('checkMethodHeaders', () => {
   });
 
   it.each([
-    ['another method', { 'mcp-method': 'tools/list' }, call({ name: 'echo' })],
-    ['a method on a response', { 'mcp-method': 'tools/call' }, { id: 4, isRequest: false } as ClientMessage],
-    ['another tool', { 'mcp-name': 'delete_everything' }, call({ name: 'echo' })],
-    ['another resource', { 'mcp-name': 'file:///b' }, call({ uri: 'file:///a' }, 'resources/read')],
-    ['an empty name for a named call', { 'mcp-name': '' }, call({ name: 'echo' })],
-    ['a name differing in case', { 'mcp-name': 'Echo' }, call({ name: 'echo' })],
-  ])('answers 400 with -32020, echoing the id, for %s', async (_name, headers, message) => {
+    ['another method', { 'mcp-method': 'tools/list' }, call({ name: 'echo' }), 'mcp_method_mismatch'],
+    [
+      'a method on a response',
+      { 'mcp-method': 'tools/call' },
+      { id: 4, isRequest: false } as ClientMessage,
+      'mcp_method_mismatch',
+    ],
+    ['another tool', { 'mcp-name': 'delete_everything' }, call({ name: 'echo' }), 'mcp_name_mismatch'],
+    [
+      'another resource',
+      { 'mcp-name': 'file:///b' },
+      call({ uri: 'file:///a' }, 'resources/read'),
+      'mcp_name_mismatch',
+    ],
+    ['an empty name for a named call', { 'mcp-name': '' }, call({ name: 'echo' }), 'mcp_name_mismatch'],
+    ['a name differing in case', { 'mcp-name': 'Echo' }, call({ name: 'echo' }), 'mcp_name_mismatch'],
+  ])('answers 400 with -32020, echoing the id, for %s', async (_name, headers, message, refusal) => {
     const answer = await mismatch(headers, message);
-    expect(answer).toMatchObject({ status: 400, body: { id: message.id, error: { code: -32020 } } });
+    expect(answer).toMatchObject({
+      status: 400,
+      refusal,
+      body: { id: message.id, error: { code: -32020, data: { error: refusal } } },
+    });
   });
 
   it('leaves Mcp-Name to the upstream for a method that names nothing (tools/list)', async () => {
