@@ -57,7 +57,8 @@ export function parseChallenges(header: string | null | undefined): Challenge[] 
     if (i >= input.length) break;
     const scheme = token();
     if (!scheme) break;
-    const params: Record<string, string> = {};
+    // No prototype: a parameter named `constructor` or `__proto__` is a parameter like any other.
+    const params: Record<string, string> = Object.create(null);
     let token68: string | undefined;
     skipSpaces();
     if (i < input.length && input[i] !== ',' && !paramAhead()) {
@@ -76,7 +77,7 @@ export function parseChallenges(header: string | null | undefined): Challenge[] 
         skipSpaces();
         const value = input[i] === '"' ? quoted() : token();
         if (value === undefined) return [...challenges, { scheme: scheme.toLowerCase(), params }];
-        if (!(name in params)) params[name] = value;
+        if (!Object.hasOwn(params, name)) params[name] = value;
         skipSpaces();
         if (input[i] !== ',') break;
         // After a comma: another param of this challenge, or the next challenge.

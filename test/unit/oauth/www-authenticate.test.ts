@@ -58,4 +58,33 @@ describe('parseChallenges (RFC 9110 §11.6.1)', () => {
     expect(parseChallenges(null)).toEqual([]);
     expect(bearerChallengeParams('Basic realm="x"')).toBeUndefined();
   });
+
+  // Regression: parameters named like Object.prototype members were dropped (`name in params`).
+  it('keeps parameters named constructor or __proto__ as plain parameters, polluting nothing', () => {
+    const params = bearerChallengeParams('Bearer constructor="x", __proto__="y", error="invalid_token"');
+    expect(params).toEqual(
+      Object.fromEntries([
+        ['constructor', 'x'],
+        ['__proto__', 'y'],
+        ['error', 'invalid_token'],
+      ]),
+    );
+    expect(Object.keys(params!)).toEqual(['constructor', '__proto__', 'error']);
+    expect(({} as Record<string, unknown>).y).toBeUndefined();
+  });
+
+  it('reads an empty quoted value, a value with "=" in a quoted string, and stops at a bare "="', () => {
+    expect(bearerChallengeParams('Bearer error="", scope="a=b"')).toEqual({ error: '', scope: 'a=b' });
+    expect(parseChallenges('Bearer scope=abc=, error="x"')).toEqual([
+      { scheme: 'bearer', params: { scope: 'abc' } },
+    ]);
+  });
+
+  it('parses a hostile header of 100 KB in linear time', () => {
+    const started = performance.now();
+    expect(parseChallenges(`Bearer ${'a=b, '.repeat(20_000)}`)[0]!.params).toEqual({ a: 'b' });
+    parseChallenges(`Bearer a=${','.repeat(100_000)}`);
+    parseChallenges(`${'Basic, '.repeat(15_000)}Bearer error="x"`);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
 });
