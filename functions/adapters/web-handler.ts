@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { HttpError } from '../core/http/errors.ts';
 import { attachTelemetry } from '../core/telemetry.ts';
 import { eventToRequest, responseToResult } from './apigateway.ts';
 import { errorBoundary, originVerify } from './middleware.ts';
@@ -34,7 +35,12 @@ export function webHandler(
     .use(originVerify(originSecret))
     .use(errorBoundary())
     // Registered last, so its onError runs first: it sees what was thrown before it is translated.
-    .use({ onError: async (request) => current.get(request.event)?.unhandled(request.error) })
+    // An HttpError is a refusal like any other answer; anything else is a failure worth its stack.
+    .use({
+      onError: async (request) => {
+        if (!(request.error instanceof HttpError)) current.get(request.event)?.unhandled(request.error);
+      },
+    })
     .handler(async (event) => {
       const request = eventToRequest(event);
       const t = current.get(event);

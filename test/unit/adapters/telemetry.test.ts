@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { streamingWebHandler } from '../../../functions/adapters/streaming.ts';
 import { webHandler } from '../../../functions/adapters/web-handler.ts';
+import { HttpError } from '../../../functions/core/http/errors.ts';
 import { NO_TELEMETRY, telemetryOf } from '../../../functions/core/telemetry.ts';
 import { localContext } from '../../../functions/local/node-adapter.ts';
 import { type CapturedLine, emfMetrics, readCapturedLines } from '../../support/captured-logs.ts';
@@ -64,6 +65,21 @@ describe('request telemetry (functions/adapters/telemetry.ts)', () => {
     const metrics = emfMetrics(emf);
     expect(metrics.get('Refusals')?.values).toEqual([1]);
     expect(metrics.get('RefusalsByCode')?.dimensions).toEqual(['service=mcp-edge,code=state_other_browser']);
+  });
+
+  it('logs a thrown HttpError as the refusal it is, not as a failure', async () => {
+    const handler = webHandler(
+      async () => {
+        throw new HttpError('not_found');
+      },
+      undefined,
+      'connect',
+    );
+    const e = event('/.pomerium/nothing');
+    expect((await handler(e)).statusCode).toBe(404);
+    const { line } = linesOf(e.requestContext.requestId);
+    expect(line).toMatchObject({ level: 'WARN', status: 404, code: 'not_found' });
+    expect(line.error).toBeUndefined();
   });
 
   it('falls back to the JSON error field when an answer has no refusal header', async () => {
