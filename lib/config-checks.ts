@@ -107,11 +107,11 @@ export interface DeployCheckEnv {
  * The part of a function's 4 KiB environment the config may take: the route table with the
  * identity provider (`MCP_EDGE_ROUTES`, `MCP_EDGE_IDP`: login) or with the authorization settings
  * (`MCP_EDGE_ROUTES`, `MCP_EDGE_AUTHORIZATION`: authorization). The rest is left for the variable
- * names, the origin secret, the table name, the two key ARNs, the proxy's sealing secret ARN and
- * `NODE_OPTIONS` (about 560 bytes at most, the proxy's; test/infra/authorization.test.ts adds them
- * up for every function).
+ * names, the origin secret, the table name, the two key ARNs, the proxy's sealing secret ARN,
+ * `NODE_OPTIONS` and the telemetry's service, namespace and function name (about 680 bytes at most,
+ * the proxy's; test/infra/authorization.test.ts adds them up for every function).
  */
-export const CONFIG_ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 576;
+export const CONFIG_ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 704;
 
 /** The value of `MCP_EDGE_ROUTES`: the validated route configs, as the functions parse them. */
 export function routesEnvironmentValue(routes: readonly RouteConfig[]): string {

@@ -146,3 +146,20 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
 export function functionSettings(name: string): FunctionSettings {
   return { ...DEFAULT_FUNCTION_SETTINGS, ...FUNCTION_SETTINGS[name] };
 }
+
+/** The CloudWatch namespace of the functions' metrics (the metric contract; the alarms use it). */
+export const FUNCTION_METRICS_NAMESPACE = 'McpEdge';
+
+/**
+ * The variables every function's logs and metrics read (functions/adapters/telemetry-output.ts and
+ * Powertools itself): the deployment's service name (log field and the metrics' `service`
+ * dimension; default `mcp-edge`), the metrics' namespace, and the function's own name, which every
+ * log line carries. The alarms and dashboard rely on these names.
+ */
+export function telemetryEnvironment(functionName: string, service = 'mcp-edge'): Record<string, string> {
+  return {
+    POWERTOOLS_SERVICE_NAME: service,
+    POWERTOOLS_METRICS_NAMESPACE: FUNCTION_METRICS_NAMESPACE,
+    MCP_EDGE_FUNCTION: functionName,
+  };
+}

@@ -8,7 +8,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type DeployIdp, idpEnvironmentValue } from './config-checks.ts';
 import { FUNCTION_LOG_RETENTION } from './defaults.ts';
-import type { FunctionSettings } from './function-settings.ts';
+import { type FunctionSettings, telemetryEnvironment } from './function-settings.ts';
 import type { SealingSecret } from './sealing-secret.ts';
 import type { SigningKey } from './signing-key.ts';
 
@@ -22,6 +22,11 @@ export interface GatewayFunctionProps {
   readonly settings: FunctionSettings;
   /** Variables every function gets (the route table, the origin secret). */
   readonly environment: Readonly<Record<string, string>>;
+  /**
+   * The deployment's service name: the functions' log field and metric dimension
+   * (POWERTOOLS_SERVICE_NAME). Default `mcp-edge`.
+   */
+  readonly service?: string;
   /** Granted read/write when `settings.tableAccess` is `readWrite`; never touched otherwise. */
   readonly table: ITable;
   /** The gateway key: encrypts the table and seals the vault's data keys. */
@@ -109,6 +114,7 @@ export class GatewayFunction extends Construct {
 
     const environment: Record<string, string> = {
       ...props.environment,
+      ...telemetryEnvironment(name, props.service),
       NODE_OPTIONS: '--enable-source-maps',
     };
     if (settings.tableAccess === 'readWrite') this.grantServices(props, environment);

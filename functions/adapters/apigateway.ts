@@ -42,7 +42,11 @@ export function eventToRequest(event: APIGatewayProxyEvent, signal?: AbortSignal
   // than failing the whole request: one odd parent-domain cookie must not break a browser's session.
   const add = (key: string, value: string) => {
     try {
-      headers.append(key, value);
+      // Several Cookie fields are one list joined by "; " (RFC 9113 §8.2.3); Headers would join them
+      // with ", ", which reads as one cookie's value.
+      const cookies = key.toLowerCase() === 'cookie' ? headers.get('cookie') : null;
+      if (cookies !== null) headers.set('cookie', `${cookies}; ${value}`);
+      else headers.append(key, value);
     } catch {
       // not representable as a Fetch header; ignored
     }

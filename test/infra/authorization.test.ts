@@ -120,12 +120,15 @@ describe('authorization function', () => {
   it('gets the shared services, the signing key and its settings, but not the identity provider', () => {
     expect(Object.keys(env('authorization')).sort()).toEqual([
       'MCP_EDGE_AUTHORIZATION',
+      'MCP_EDGE_FUNCTION',
       'MCP_EDGE_KMS_KEY_ARN',
       'MCP_EDGE_ORIGIN_VERIFY',
       'MCP_EDGE_ROUTES',
       'MCP_EDGE_SIGNING_KEY_ARN',
       'MCP_EDGE_TABLE',
       'NODE_OPTIONS',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
     ]);
   });
 

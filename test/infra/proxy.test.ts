@@ -69,6 +69,7 @@ describe('proxy function', () => {
   it('gets the shared services, the signing key and the sealing secret by ARN, not the identity provider or the authorization settings', () => {
     const env = proxy().Environment.Variables;
     expect(Object.keys(env).sort()).toEqual([
+      'MCP_EDGE_FUNCTION',
       'MCP_EDGE_KMS_KEY_ARN',
       'MCP_EDGE_ORIGIN_VERIFY',
       'MCP_EDGE_ROUTES',
@@ -76,6 +77,8 @@ describe('proxy function', () => {
       'MCP_EDGE_SIGNING_KEY_ARN',
       'MCP_EDGE_TABLE',
       'NODE_OPTIONS',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
     ]);
     expect(env.MCP_EDGE_TABLE).toEqual({ Ref: expect.stringMatching(/^DataTable/) });
     expect(env.MCP_EDGE_KMS_KEY_ARN).toEqual(DATA_KEY_ARN);

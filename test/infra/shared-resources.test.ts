@@ -145,7 +145,14 @@ describe('cimd function', () => {
     expect(routes.map((r) => r.from)).toEqual(HOSTS.map((h) => `https://${h}`));
     expect(JSON.stringify(env.MCP_EDGE_ORIGIN_VERIFY)).toContain('{{resolve:secretsmanager:');
     expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
-    expect(Object.keys(env).sort()).toEqual(['MCP_EDGE_ORIGIN_VERIFY', 'MCP_EDGE_ROUTES', 'NODE_OPTIONS']);
+    expect(Object.keys(env).sort()).toEqual([
+      'MCP_EDGE_FUNCTION',
+      'MCP_EDGE_ORIGIN_VERIFY',
+      'MCP_EDGE_ROUTES',
+      'NODE_OPTIONS',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+    ]);
   });
 
   it('has a role that may only write its own logs: no managed policy, no table, key or secret access', () => {
