@@ -100,7 +100,7 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
   // Gateway sign-in: sessions in the table, the identity provider (and its secret); no vault.
   login: {
     tableAccess: 'readWrite',
-    recordKinds: ['session', 'login'],
+    recordKinds: ['session'],
     signIn: true,
     sealing: true,
     timeout: Duration.seconds(25),

@@ -221,7 +221,7 @@ describe('functions on the shared services (login, connect, callback)', () => {
   );
 
   it.each([
-    ['login', ['session#*', 'login#*']],
+    ['login', ['session#*']],
     // Its connections page also lists and revokes the MCP clients a person authorized.
     ['connect', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*', 'grant#*', 'refresh#*']],
     ['callback', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*']],

@@ -38,7 +38,6 @@ export interface ItemKey {
  */
 export const RECORD_KINDS = [
   'state',
-  'login',
   'session',
   'vault',
   'registration',
@@ -52,8 +51,11 @@ export const RECORD_KINDS = [
 ] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
-/** The kinds of single-use records (upstream-connect state, sign-in transaction). */
-export type SingleUseKind = 'state' | 'login';
+/**
+ * The kinds of single-use records: upstream-connect state. (Sign-in transactions were `login`
+ * records; they now travel sealed in a cookie, functions/core/auth/sign-in-transaction.ts.)
+ */
+export type SingleUseKind = 'state';
 
 /** A single-use record, keyed by the hash of the value sent through the browser. */
 export function singleUseKey(kind: SingleUseKind, value: string): ItemKey {

@@ -3,12 +3,11 @@ import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
 import { type AuthenticatedStoreDeps, sessionKey } from './keys.ts';
-import { isSameOriginPath, type SingleUseMeta, type StateRefusal, singleUseRecords } from './state.ts';
 
 /**
- * Sign-in sessions (the gateway's own cookie after the IdP login) and the sign-in
- * transactions that precede them. A session id is 256-bit random and is the cookie value;
- * the table holds only its SHA-256.
+ * Sign-in sessions (the gateway's own cookie after the IdP login). A session id is 256-bit random
+ * and is the cookie value; the table holds only its SHA-256. The sign-in transaction before it is
+ * not stored: it travels sealed in its own cookie (functions/core/auth/sign-in-transaction.ts).
  */
 
 export interface Session {
@@ -30,25 +29,7 @@ export interface SessionInput {
   readonly ttlSeconds?: number;
 }
 
-/** A sign-in request in flight: what the login callback needs to finish it. */
-export interface LoginInput {
-  readonly route: string;
-  /** The browser-binding cookie's value; only its SHA-256 is stored. */
-  readonly binding: string;
-  /** The PKCE verifier (RFC 7636). Secret: never log a record. */
-  readonly codeVerifier: string;
-  /** The OpenID Connect `nonce` sent in the authentication request. */
-  readonly nonce: string;
-  /** A same-origin path to return to after sign-in. */
-  readonly returnTo: string;
-}
-
-export type LoginRecord = Omit<LoginInput, 'binding'> & SingleUseMeta;
-
-export interface SessionStoreOptions extends AuthenticatedStoreDeps {
-  /** Lifetime of a sign-in transaction in seconds. Default 600 (10 minutes). */
-  readonly loginTtlSeconds?: number;
-}
+export type SessionStoreOptions = AuthenticatedStoreDeps;
 
 export interface SessionStore {
   createSession(input: SessionInput): Promise<{ id: string; expiresAt: number }>;
@@ -58,13 +39,6 @@ export interface SessionStore {
   deleteSession(id: string | null | undefined): Promise<void>;
   /** Ends every session of a person ("sign out everywhere"); returns how many were listed. */
   deleteUserSessions(userId: string): Promise<number>;
-  /** Stores a sign-in transaction; the returned `state` goes to the IdP. */
-  createLoginTransaction(input: LoginInput): Promise<{ state: string; expiresAt: number }>;
-  /** Consumes it once, for the same browser and route, before it expires. */
-  consumeLoginTransaction(
-    state: string | null | undefined,
-    expected: { readonly route: string; readonly binding: string; readonly now?: number },
-  ): Promise<{ ok: true; record: LoginRecord } | { ok: false; code: StateRefusal }>;
 }
 
 const DEFAULT_SESSION_TTL = 8 * 3600;
@@ -93,11 +67,6 @@ function sessionFields(s: Session): unknown[] {
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const { ddb, tableName } = options;
   const clock = options.clock ?? systemClock;
-  const logins = singleUseRecords<Omit<LoginInput, 'binding' | 'route'>>(
-    options,
-    'login',
-    options.loginTtlSeconds ?? 600,
-  );
 
   return {
     async createSession(input) {
@@ -195,18 +164,6 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         start = page.LastEvaluatedKey;
       } while (start);
       return listed;
-    },
-
-    async createLoginTransaction(input) {
-      if (!isSameOriginPath(input.returnTo, input.route)) {
-        throw new TypeError('returnTo must be a path on the route origin');
-      }
-      const { route, binding, ...data } = input;
-      return logins.create({ route, binding }, data);
-    },
-
-    async consumeLoginTransaction(state, expected) {
-      return logins.consume(state, { route: expected.route, binding: expected.binding, now: expected.now });
     },
   };
 }

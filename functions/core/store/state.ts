@@ -10,8 +10,8 @@ import type { RecordMac } from './record-mac.ts';
 
 /**
  * Single-use records: a value handed to the browser (an OAuth `state`), a record stored under
- * its hash, consumed by exactly one conditional delete. Upstream-connect state (here) and
- * sign-in transactions (sessions.ts) both use this mechanism.
+ * its hash, consumed by exactly one conditional delete: upstream-connect state. (The sign-in
+ * transaction needs no record: it is sealed in a cookie, functions/core/auth/sign-in-transaction.ts.)
  */
 
 /** Why a state value was refused; stable codes for the handler to map to an error page. */
