@@ -1,10 +1,7 @@
 import { expect } from 'vitest';
 import { isRefusalCode, REFUSAL_HEADER } from '../../functions/core/refusals.ts';
 
-type HeaderBag =
-  | Headers
-  | Record<string, string | string[] | number | boolean | undefined>
-  | { get(name: string): string | null };
+type HeaderBag = Headers | Record<string, unknown> | { get(name: string): string | null };
 
 /** Anything a test holds an answer in: a fetch `Response`, an HTTPS call's result, an API Gateway result. */
 export interface AnyAnswer {

@@ -64,7 +64,7 @@ describe('isSameSitePost', () => {
 });
 
 describe('readForm', () => {
-  const form = (body: string | Uint8Array, type = 'application/x-www-form-urlencoded') =>
+  const form = (body: string, type = 'application/x-www-form-urlencoded') =>
     new Request(`${route.origin}/x`, { method: 'POST', headers: { 'content-type': type }, body });
 
   it('reads a small urlencoded form', async () => {
