@@ -8,6 +8,9 @@ import type { RecordKind } from '../functions/core/store/keys.ts';
  */
 export type GatewayTokens = 'none' | 'verify' | 'issue';
 
+/** The item operations the stores call (lib-dynamodb Get, Query, Put, Update, Delete). */
+export type TableOperation = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+
 /**
  * Per-function settings for the functions the endpoint table names. A new endpoint row for an
  * existing function needs nothing here; a new function gets {@link DEFAULT_FUNCTION_SETTINGS}
@@ -31,6 +34,12 @@ export interface FunctionSettings {
    */
   readonly readOnlyRecordKinds: readonly RecordKind[];
   /**
+   * Record kinds with exactly the item operations the function calls on them, for a role cut to
+   * what its code does (the callback); a kind listed here is in neither list above. Needs
+   * `tableAccess: 'readWrite'`.
+   */
+  readonly recordOperations: Readonly<Partial<Record<RecordKind, readonly TableOperation[]>>>;
+  /**
    * Signs people in to the gateway (needs `tableAccess: 'readWrite'`): gets MCP_EDGE_IDP and, for
    * an external issuer with a client secret, read access to exactly that secret. Only sign-in
    * does: the shared services load the secret at cold start whenever MCP_EDGE_IDP names one, so a
@@ -40,8 +49,11 @@ export interface FunctionSettings {
   /**
    * Uses the token vault: KMS data keys from the gateway key, only under the vault's encryption
    * context (route, user, issuer) and only for this deployment's routes (docs/storage.md).
+   * `seal`: it only stores people's tokens (`kms:GenerateDataKey`) and opens nothing but dynamic
+   * registrations' client secrets (`kms:Decrypt` for the registrations' pseudo-user), never a
+   * person's tokens.
    */
-  readonly vault: boolean;
+  readonly vault: boolean | 'seal';
   /** Reads the routes' configured upstream client secrets (`upstream.clientSecret.secretArn`). */
   readonly upstreamSecrets: boolean;
   /**
@@ -70,6 +82,7 @@ export const DEFAULT_FUNCTION_SETTINGS: FunctionSettings = {
   tableAccess: 'none',
   recordKinds: [],
   readOnlyRecordKinds: [],
+  recordOperations: {},
   signIn: false,
   vault: false,
   upstreamSecrets: false,
@@ -107,7 +120,21 @@ export const FUNCTION_SETTINGS: Readonly<Record<string, Partial<FunctionSettings
   },
   // Its connections page also lists the MCP clients a person authorized, and revokes them.
   connect: { ...OAUTH_CLIENT, recordKinds: [...OAUTH_CLIENT.recordKinds!, 'grant', 'refresh'] },
-  callback: OAUTH_CLIENT,
+  // Finishes what connect started: reads the sign-in session, consumes the state (a conditional
+  // delete, then a read to say why one was refused), stores the person's tokens (one update) and
+  // reads a dynamic registration's client secret for the code exchange, or forgets a registration
+  // the upstream no longer accepts. It never discovers, registers, lists or reads tokens back.
+  callback: {
+    ...OAUTH_CLIENT,
+    recordKinds: [],
+    recordOperations: {
+      session: ['GetItem'],
+      state: ['GetItem', 'DeleteItem'],
+      vault: ['UpdateItem'],
+      registration: ['GetItem', 'DeleteItem'],
+    },
+    vault: 'seal',
+  },
   // The route's authorization server toward MCP clients: keeps registered clients, codes, grants
   // (with consents) and refresh tokens, and signs access tokens. It only reads the sign-in session
   // (sign-in and sign-out are the login function's) and only lists a person's vault items to see

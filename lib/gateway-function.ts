@@ -6,9 +6,10 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { REGISTRATION_USER } from '../functions/core/store/registrations.ts';
 import { type DeployIdp, idpEnvironmentValue } from './config-checks.ts';
 import { FUNCTION_LOG_RETENTION } from './defaults.ts';
-import { type FunctionSettings, telemetryEnvironment } from './function-settings.ts';
+import { type FunctionSettings, type TableOperation, telemetryEnvironment } from './function-settings.ts';
 import type { SealingSecret } from './sealing-secret.ts';
 import type { SigningKey } from './signing-key.ts';
 
@@ -51,16 +52,16 @@ export interface GatewayFunctionProps {
 }
 
 /** The item operations the stores use (lib-dynamodb Get/Put/Update/Delete/Query); no batches, no scans. */
-const TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:Query',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
+const TABLE_OPERATIONS: readonly TableOperation[] = [
+  'GetItem',
+  'Query',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
 ];
 
 /** For record kinds a function only looks at: an item by its key, or one partition's items. */
-const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
+const TABLE_READ_OPERATIONS: readonly TableOperation[] = ['GetItem', 'Query'];
 
 /** What DynamoDB needs from the caller for a table encrypted with a customer-managed key. */
 const TABLE_KEY_ACTIONS = [
@@ -98,9 +99,10 @@ export class GatewayFunction extends Construct {
         `Function "${name}": signIn needs tableAccess "readWrite" (sign-in keeps its sessions in the table)`,
       );
     }
-    if (settings.readOnlyRecordKinds.length > 0 && settings.tableAccess !== 'readWrite') {
+    const partialKinds = settings.readOnlyRecordKinds.length + Object.keys(settings.recordOperations).length;
+    if (partialKinds > 0 && settings.tableAccess !== 'readWrite') {
       throw new Error(
-        `Function "${name}": readOnlyRecordKinds needs tableAccess "readWrite" (it is built on the shared services)`,
+        `Function "${name}": readOnlyRecordKinds and recordOperations need tableAccess "readWrite" (it is built on the shared services)`,
       );
     }
 
@@ -118,7 +120,7 @@ export class GatewayFunction extends Construct {
       NODE_OPTIONS: '--enable-source-maps',
     };
     if (settings.tableAccess === 'readWrite') this.grantServices(props, environment);
-    if (settings.vault) this.grantVault(props);
+    if (settings.vault) this.grantVault(props, settings.vault);
     if (settings.upstreamSecrets) this.grantSecretValues(props.upstreamSecretArns);
     if (settings.gatewayTokens !== 'none') {
       if (settings.gatewayTokens === 'issue') {
@@ -164,31 +166,40 @@ export class GatewayFunction extends Construct {
   /** The table, its key (only through DynamoDB) and what the shared services read at cold start. */
   private grantServices(props: GatewayFunctionProps, environment: Record<string, string>): void {
     const { name } = props;
-    const { recordKinds, readOnlyRecordKinds } = props.settings;
-    if (recordKinds.length === 0) {
+    const { recordKinds, readOnlyRecordKinds, recordOperations } = props.settings;
+    // Kinds with the same operations share one statement: all of them, reads only, or exactly
+    // the operations a kind is listed with.
+    const byOperations = new Map<string, string[]>();
+    const add = (operations: readonly TableOperation[], kinds: readonly string[]) => {
+      const actions = [...new Set(operations)].map((op) => `dynamodb:${op}`).join(' ');
+      byOperations.set(actions, [...(byOperations.get(actions) ?? []), ...kinds]);
+    };
+    add(TABLE_OPERATIONS, recordKinds);
+    add(TABLE_READ_OPERATIONS, readOnlyRecordKinds);
+    for (const [kind, operations] of Object.entries(recordOperations)) {
+      if (!operations || operations.length === 0) {
+        throw new Error(`The ${name} function lists ${kind} in recordOperations without operations`);
+      }
+      add(operations, [kind]);
+    }
+    const kinds = [...byOperations.values()].flat();
+    if (kinds.length === 0) {
       throw new Error(`The ${name} function reads and writes the table but names no record kinds`);
     }
-    const both = readOnlyRecordKinds.filter((kind) => recordKinds.includes(kind));
-    if (both.length > 0) {
-      throw new Error(`The ${name} function lists ${both.join(', ')} as both read-write and read-only`);
+    const twice = kinds.filter((kind, index) => kinds.indexOf(kind) !== index);
+    if (twice.length > 0) {
+      throw new Error(`The ${name} function lists ${[...new Set(twice)].join(', ')} more than once`);
     }
     // Only the record kinds this function uses: login cannot read the token vault, for one.
-    const onlyKinds = (kinds: readonly string[]) => ({
-      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': kinds.map((kind) => `${kind}#*`) },
-    });
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: TABLE_ACTIONS,
-        resources: [props.table.tableArn],
-        conditions: onlyKinds(recordKinds),
-      }),
-    );
-    if (readOnlyRecordKinds.length > 0) {
+    for (const [actions, onlyKinds] of byOperations) {
+      if (onlyKinds.length === 0) continue;
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
-          actions: TABLE_READ_ACTIONS,
+          actions: actions.split(' '),
           resources: [props.table.tableArn],
-          conditions: onlyKinds(readOnlyRecordKinds),
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': onlyKinds.map((kind) => `${kind}#*`) },
+          },
         }),
       );
     }
@@ -213,23 +224,38 @@ export class GatewayFunction extends Construct {
     }
   }
 
-  /** Data keys for the token vault, only under its full encryption context (docs/storage.md). */
-  private grantVault(props: GatewayFunctionProps): void {
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [props.key.keyArn],
-        conditions: {
-          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['route', 'user', 'issuer'] },
-          Null: {
-            'kms:EncryptionContext:route': 'false',
-            'kms:EncryptionContext:user': 'false',
-            'kms:EncryptionContext:issuer': 'false',
-          },
-          StringEquals: { 'kms:EncryptionContext:route': [...props.routeOrigins] },
-        },
-      }),
-    );
+  /**
+   * Data keys for the token vault, only under its full encryption context (docs/storage.md).
+   * `seal`: new data keys for people's items only, and decryption for dynamic registrations'
+   * client secrets only (functions/core/store/registrations.ts seals them for a pseudo-user).
+   */
+  private grantVault(props: GatewayFunctionProps, mode: true | 'seal'): void {
+    const vaultContext = {
+      'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['route', 'user', 'issuer'] },
+      Null: {
+        'kms:EncryptionContext:route': 'false',
+        'kms:EncryptionContext:user': 'false',
+        'kms:EncryptionContext:issuer': 'false',
+      },
+    };
+    const routes = { 'kms:EncryptionContext:route': [...props.routeOrigins] };
+    const statement = (actions: string[], conditions: Record<string, unknown>) =>
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions, resources: [props.key.keyArn], conditions }),
+      );
+    if (mode === true) {
+      statement(['kms:GenerateDataKey', 'kms:Decrypt'], { ...vaultContext, StringEquals: routes });
+      return;
+    }
+    statement(['kms:GenerateDataKey'], {
+      ...vaultContext,
+      StringEquals: routes,
+      StringNotEquals: { 'kms:EncryptionContext:user': REGISTRATION_USER },
+    });
+    statement(['kms:Decrypt'], {
+      ...vaultContext,
+      StringEquals: { ...routes, 'kms:EncryptionContext:user': REGISTRATION_USER },
+    });
   }
 
   private grantSecretValues(arns: readonly string[]): void {

@@ -49,8 +49,9 @@ const CONTEXT_PREFIX = 'kms:EncryptionContext:';
 
 /**
  * Whether a statement's conditions let a KMS request with this encryption context through,
- * evaluated the way IAM does for the operators the vault statement uses (`ForAllValues:StringEquals`
- * on `kms:EncryptionContextKeys`, `Null` and `StringEquals` on `kms:EncryptionContext:<key>`).
+ * evaluated the way IAM does for the operators the vault statements use (`ForAllValues:StringEquals`
+ * on `kms:EncryptionContextKeys`, `Null`, `StringEquals` and `StringNotEquals` on
+ * `kms:EncryptionContext:<key>`).
  * Any other operator or key throws, so a new condition cannot pass unexamined.
  */
 export function allowsEncryptionContext(
@@ -68,10 +69,47 @@ export function allowsEncryptionContext(
       } else if (operator === 'StringEquals' && key.startsWith(CONTEXT_PREFIX)) {
         const actual = context[key.slice(CONTEXT_PREFIX.length)];
         if (actual === undefined || !list(value).includes(actual)) return false;
+      } else if (operator === 'StringNotEquals' && key.startsWith(CONTEXT_PREFIX)) {
+        // IAM: true when the key is absent or its value is none of the listed ones.
+        const actual = context[key.slice(CONTEXT_PREFIX.length)];
+        if (actual !== undefined && list(value).includes(actual)) return false;
       } else {
         throw new Error(`condition ${operator} on ${key} is not modelled here`);
       }
     }
   }
   return true;
+}
+
+/**
+ * Whether a role's statements allow one table item operation (`dynamodb:GetItem`, …) on an item
+ * whose partition key is `pk`, evaluated the way IAM does for the one condition the table
+ * statements use (`ForAllValues:StringLike` on `dynamodb:LeadingKeys`, `*` as the only wildcard).
+ * Statements on other resources are skipped; any other condition throws.
+ */
+export function allowsTableCall(
+  statements: readonly Statement[],
+  table: unknown,
+  action: string,
+  pk: string,
+): boolean {
+  const like = (pattern: string) =>
+    new RegExp(
+      `^${pattern
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
+  return statements.some((statement) => {
+    if (!actionsOf(statement).includes(action)) return false;
+    if (JSON.stringify([statement.Resource].flat()) !== JSON.stringify([table])) return false;
+    return Object.entries(statement.Condition ?? {}).every(([operator, entries]) =>
+      Object.entries(entries).every(([key, value]) => {
+        if (operator !== 'ForAllValues:StringLike' || key !== 'dynamodb:LeadingKeys') {
+          throw new Error(`condition ${operator} on ${key} is not modelled here`);
+        }
+        return [value].flat().some((pattern) => like(String(pattern)).test(pk));
+      }),
+    );
+  });
 }

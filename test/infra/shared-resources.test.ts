@@ -206,7 +206,8 @@ describe('functions on the shared services (login, connect, callback)', () => {
     expect(types.filter((t) => t.startsWith('AWS::Cognito::'))).toEqual([]);
   });
 
-  it.each(['login', 'connect', 'callback'])(
+  // The callback's role is cut to the operations it calls: callback-role.test.ts.
+  it.each(['login', 'connect'])(
     '%s may use only the item operations the stores use (no batches, no scans)',
     (name) => {
       const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
@@ -224,13 +225,12 @@ describe('functions on the shared services (login, connect, callback)', () => {
     ['login', ['session#*']],
     // Its connections page also lists and revokes the MCP clients a person authorized.
     ['connect', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*', 'grant#*', 'refresh#*']],
-    ['callback', ['session#*', 'state#*', 'vault#*', 'registration#*', 'discovery#*']],
   ])('%s may touch only its record kinds (dynamodb:LeadingKeys)', (name, prefixes) => {
     const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
     expect(table.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes } });
   });
 
-  it.each(['login', 'connect', 'callback'])('%s reaches the table key only through DynamoDB', (name) => {
+  it.each(['login', 'connect'])('%s reaches the table key only through DynamoDB', (name) => {
     const table = statements(name).find((st) => actionsOf(st).includes('dynamodb:PutItem'))!;
     expect(actionsOf(table)).not.toContain('dynamodb:Scan');
     expect([table.Resource].flat()).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^DataTable/), 'Arn'] }]);
@@ -261,7 +261,7 @@ describe('functions on the shared services (login, connect, callback)', () => {
   });
 });
 
-describe('vault key statement (connect, callback, proxy)', () => {
+describe('vault key statement (connect, proxy; the callback’s in callback-role.test.ts)', () => {
   const vaultStatement = (name: string) => {
     const vault = roleStatements(s.gatewayTemplate, name).filter((st) =>
       actionsOf(st).includes('kms:GenerateDataKey'),
@@ -274,7 +274,7 @@ describe('vault key statement (connect, callback, proxy)', () => {
   const ORIGIN = `https://${HOSTS[0]}`;
   const ISSUER = 'https://as.upstream.example.net';
 
-  it.each(['connect', 'callback', 'proxy'])(
+  it.each(['connect', 'proxy'])(
     '%s gets data keys from the table key only, only under the full vault context, for this deployment’s routes',
     (name) => {
       const vault = vaultStatement(name);
@@ -305,7 +305,7 @@ describe('vault key statement (connect, callback, proxy)', () => {
     ['an extra context key', { route: ORIGIN, user: 'u', issuer: ISSUER, purpose: 'x' }, false],
     ['an empty context', {}, false],
   ])('allows the KMS call for %s: %s', (_, context, allowed) => {
-    for (const name of ['connect', 'callback', 'proxy']) {
+    for (const name of ['connect', 'proxy']) {
       expect(allowsEncryptionContext(vaultStatement(name), context), name).toBe(allowed);
     }
   });
@@ -317,7 +317,8 @@ describe('vault key statement (connect, callback, proxy)', () => {
           actionsOf(st).some((a) => a === 'kms:GenerateDataKey' || a === 'kms:Decrypt') &&
           !(st.Condition?.StringEquals && 'kms:ViaService' in st.Condition.StringEquals),
       );
-      expect(direct.length, name).toBe(['connect', 'callback', 'proxy'].includes(name) ? 1 : 0);
+      // The callback's two: sealing people's tokens, opening registrations' secrets.
+      expect(direct.length, name).toBe({ connect: 1, callback: 2, proxy: 1 }[name] ?? 0);
     }
   });
 });
