@@ -14,6 +14,7 @@ import { type LocalGateway, startLocalGateway } from '../../functions/local/gate
 import { freePort } from '../../functions/local/ports.ts';
 import { type DevCertificate, ensureDevCertificate } from '../../functions/local/tls.ts';
 import { type Exchange, HttpBrowser, hiddenField } from '../support/http-browser.ts';
+import { expectRefusal as expectCode } from '../support/refusals.ts';
 
 /**
  * The sign-in side of the gateway refuses hostile, forged and replayed input with a clear page
@@ -103,9 +104,8 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
   }
 
   function expectRefusal(res: Exchange, status: number, code: string) {
-    expect(res.status).toBe(status);
+    expectCode(res, status, code);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(res.body).toContain(`<code>${code}</code>`);
     expect(res.body).not.toMatch(/at .+\.(ts|js):\d+/);
     expect(res.headers.get('location')).toBeNull();
     expect(res.headers.getSetCookie().some((c) => c.startsWith(`${names.session}=`))).toBe(false);
@@ -323,7 +323,6 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
     }
     expect(answer?.searchParams.get('error')).toBe('access_denied');
     expectRefusal(res, 403, 'login_denied');
-    expect(res.body).toContain('did not sign you in');
     expect(await count('session#')).toBe(before);
 
     // The same error without a state the gateway issued is refused as such, its text not echoed.
@@ -350,8 +349,7 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
     ];
     for (const attempt of attempts) {
       const res = await browser.request(at('/.pomerium/logout'), { method: 'POST', ...attempt });
-      expect(res.status).toBe(403);
-      expect(res.body).toContain('<code>csrf</code>');
+      expectRefusal(res, 403, 'csrf');
       expect(res.headers.getSetCookie()).toEqual([]);
     }
     expect(await count('session#')).toBe(sessions);
@@ -434,7 +432,7 @@ describe('sign-in and sign-out refusals on the local gateway', () => {
       ['/.pomerium/logout', 'PUT', 'GET, POST'],
     ] as const) {
       const res = await browser.request(at(path), { method });
-      expect(res.status).toBe(405);
+      expectCode(res, 405, 'method_not_allowed');
       expect(res.headers.get('allow')).toBe(allow);
     }
   });
