@@ -17,7 +17,17 @@ export interface Lease {
    * condition means the lease was lost (a reconnect replaced the item, a disconnect removed
    * it, or it lapsed and was taken over): that other write wins and ours is dropped.
    */
-  write(key: LeaseKey, leaseId: string, write: ReturnType<typeof updateExpression> | 'delete'): Promise<void>;
+  write(
+    key: LeaseKey,
+    leaseId: string,
+    write: ReturnType<typeof updateExpression> | 'delete',
+    signal?: AbortSignal,
+  ): Promise<void>;
+  /**
+   * Renews lease `leaseId` for a whole lease from now, if it is still held: the winner calls it
+   * as soon as the upstream has answered, so storing the answer (KMS, table) gets its own lease.
+   */
+  extend(key: LeaseKey, leaseId: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 export interface LeaseKey {
@@ -72,7 +82,27 @@ export function createLease(deps: {
       }
     },
 
-    async write(key, leaseId, write) {
+    async extend(key, leaseId, signal) {
+      try {
+        await ddb.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: vaultKey(key.route, key.user),
+            UpdateExpression: 'SET #leaseUntil = :until',
+            ConditionExpression: '#leaseId = :lease',
+            ExpressionAttributeNames: { '#leaseUntil': 'leaseUntil', '#leaseId': 'leaseId' },
+            ExpressionAttributeValues: { ':until': clock.now() + leaseMs, ':lease': leaseId },
+          }),
+          { abortSignal: signal },
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+
+    async write(key, leaseId, write, signal) {
       const common = {
         TableName: tableName,
         Key: vaultKey(key.route, key.user),
@@ -86,6 +116,7 @@ export function createLease(deps: {
               ExpressionAttributeNames: { '#leaseId': 'leaseId' },
               ExpressionAttributeValues: { ':lease': leaseId },
             }),
+            { abortSignal: signal },
           );
         } else {
           await ddb.send(
@@ -95,6 +126,7 @@ export function createLease(deps: {
               ExpressionAttributeNames: { ...write.ExpressionAttributeNames, '#leaseId': 'leaseId' },
               ExpressionAttributeValues: { ...write.values, ':lease': leaseId },
             }),
+            { abortSignal: signal },
           );
         }
       } catch (error) {

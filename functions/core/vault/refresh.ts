@@ -1,6 +1,5 @@
 import * as oauth from 'oauth4webapi';
 import { withoutIdToken } from '../oauth/without-id-token.ts';
-import { type ClientSecretResolver, resolveClientAuth } from './client-auth.ts';
 import type { VaultItem } from './item.ts';
 
 /** The outcome of one refresh grant, as the vault acts on it. */
@@ -23,8 +22,9 @@ export type RefreshOutcome =
 
 export interface RefreshOptions {
   readonly fetch?: typeof fetch;
-  readonly clientSecret?: ClientSecretResolver;
-  /** Abort the request after this long; kept below the lease so a lease never ends mid-request. */
+  /** The client's authentication, resolved beforehand (its secret may take a Secrets Manager call). */
+  readonly auth: oauth.ClientAuth;
+  /** Abort the request after this long; kept within the lease so a lease never ends mid-request. */
   readonly timeoutMs: number;
   readonly now: () => number;
 }
@@ -52,13 +52,12 @@ export async function refreshGrant(
 ): Promise<RefreshOutcome> {
   const as: oauth.AuthorizationServer = { issuer: item.issuer, token_endpoint: item.tokenEndpoint };
   const client: oauth.Client = { client_id: item.clientId };
-  const auth = await resolveClientAuth(options.clientSecret, item);
   let response: Response;
   try {
     response = await oauth.refreshTokenGrantRequest(
       as,
       client,
-      auth,
+      options.auth,
       refreshToken,
       requestOptions(item, options),
     );

@@ -3,7 +3,7 @@ import { type Clock, systemClock } from '../store/clock.ts';
 import { type StoreDeps, VAULT_SORT_PREFIX, vaultKey, vaultPartition } from '../store/keys.ts';
 import type { UpstreamRefreshOutcome } from '../telemetry.ts';
 import { type Cipher, DecryptError } from './cipher.ts';
-import type { ClientSecretResolver } from './client-auth.ts';
+import { type ClientSecretResolver, resolveClientAuth } from './client-auth.ts';
 import {
   metadataAttributes,
   metadataOf,
@@ -65,7 +65,10 @@ export interface VaultOptions extends StoreDeps {
   readonly clientSecret?: ClientSecretResolver;
   /** Refresh when the access token expires within this margin. Default 60. */
   readonly refreshSkewSeconds?: number;
-  /** How long a refresh lease lasts before another caller may take it over. Default 15. */
+  /**
+   * How long a refresh lease lasts before another caller may take it over. Default 15. The whole
+   * refresh runs within it (see {@link createVault}); storing the answer gets a renewed one.
+   */
   readonly leaseSeconds?: number;
   /** Timeout of the refresh request; must be below the lease. Default two thirds of the lease. */
   readonly refreshTimeoutMs?: number;
@@ -95,6 +98,32 @@ export interface Vault {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A step that did not finish before its deadline (it is abandoned, not cancelled). */
+class LateError extends Error {
+  override readonly name = 'LateError';
+}
+
+/** `work`, or {@link LateError} once `ms` have passed; `signal` tells work that can stop to stop. */
+async function within<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (!(ms > 0)) throw new LateError();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new LateError());
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The shortest refresh request worth sending; with less time left the refresh is not attempted. */
+const MIN_REQUEST_MS = 250;
+
 export function createVault(options: VaultOptions): Vault {
   const { ddb, tableName, cipher } = options;
   const clock: Clock = options.clock ?? systemClock;
@@ -104,8 +133,19 @@ export function createVault(options: VaultOptions): Vault {
   if (!(timeoutMs > 0 && timeoutMs < leaseMs)) {
     throw new TypeError('refreshTimeoutMs must be below the lease');
   }
-  /** Losers give up waiting after a whole lease and a margin: by then it was released or lapsed. */
-  const maxWaitMs = leaseMs + 1000;
+  /**
+   * Losers give up waiting after two leases and a margin: the winner's lease, renewed once while it
+   * stores the answer, has then been released or has lapsed. (Only the proxy waits: its function
+   * runs for up to 15 minutes.)
+   */
+  const maxWaitMs = 2 * leaseMs + 1000;
+  /**
+   * The winner counts its lease as ending this much early: other instances compare `leaseUntil`
+   * with their own clocks.
+   */
+  const clockMarginMs = Math.min(1000, leaseMs / 10);
+  /** Kept free after the refresh request: time to renew the lease before the upstream's answer is stored. */
+  const renewReserveMs = leaseMs / 3;
   const lease = createLease({ ddb, tableName, clock, leaseMs });
 
   const read = async (key: VaultKey) => {
@@ -172,6 +212,7 @@ export function createVault(options: VaultOptions): Vault {
     previous: VaultSecrets,
     leaseId: string,
     outcome: Extract<RefreshOutcome, { kind: 'tokens' }>,
+    signal?: AbortSignal,
   ) => {
     const { kind: _kind, accessToken, refreshToken, idToken, ...fresh } = outcome;
     const keptIdToken = idToken ?? previous.idToken;
@@ -189,36 +230,75 @@ export function createVault(options: VaultOptions): Vault {
     );
     update.ExpressionAttributeNames['#version'] = 'version';
     update.values[':one'] = 1;
-    await lease.write(key, leaseId, update);
+    if (signal?.aborted) return;
+    await lease.write(key, leaseId, update, signal);
   };
 
-  /** The winner's part: one refresh grant and its outcome persisted. */
+  /**
+   * The winner's part: one refresh grant and its outcome persisted, all within the lease. The
+   * refresh token is spent only if the answer can still be received while the lease holds: the
+   * client secret (Secrets Manager on first use) is resolved first, the request's timeout is what
+   * is left of the lease less the time to renew it, and with too little left the refresh is not
+   * tried at all (nothing is spent; callers keep the current token or hear `upstream_unavailable`).
+   * Once the upstream has answered, the lease is renewed, so a slow KMS or table while the answer
+   * is stored never lets another caller take over and spend the same refresh token again.
+   */
   const refreshAsWinner = async (
     key: VaultKey,
     item: VaultItem,
     secrets: VaultSecrets & { refreshToken: string },
     leaseId: string,
+    /** `performance.now()` when the lease was asked for: it runs from then, not from the answer. */
+    askedAt: number,
     rejected: string | undefined,
     onRefresh: ((outcome: UpstreamRefreshOutcome) => void) | undefined,
   ): Promise<VaultGetResult> => {
+    let ends = askedAt + leaseMs - clockMarginMs;
+    const left = () => ends - performance.now();
+    const release = (fields: Record<string, unknown> = {}) =>
+      within(left(), (signal) =>
+        lease.write(key, leaseId, updateExpression(fields, ['leaseUntil', 'leaseId']), signal),
+      ).catch(() => undefined);
+
     let outcome: RefreshOutcome;
     try {
+      const auth = await within(left() - renewReserveMs - MIN_REQUEST_MS, () =>
+        resolveClientAuth(options.clientSecret, { ...item, route: key.route }),
+      );
+      const requestMs = Math.floor(Math.min(timeoutMs, left() - renewReserveMs));
+      if (requestMs < MIN_REQUEST_MS) throw new LateError();
       outcome = await refreshGrant({ ...item, route: key.route }, secrets.refreshToken, {
         fetch: options.fetchFor?.(key.route),
-        clientSecret: options.clientSecret,
-        timeoutMs,
+        auth,
+        timeoutMs: requestMs,
         now: () => clock.now(),
       });
     } catch (error) {
       onRefresh?.('error');
+      if (error instanceof LateError) {
+        // Nothing was spent: the lease is freed for the next caller, who may have more luck.
+        await release({ refreshFailedAt: clock.now(), refreshError: 'upstream_unavailable' });
+        return currentTokenOr(item, secrets, rejected, 'upstream_unavailable');
+      }
       // Not the upstream's doing (e.g. a secret resolver failed): free the lease, then report.
-      await lease.write(key, leaseId, updateExpression({}, ['leaseUntil', 'leaseId']));
+      await release();
       throw error;
     }
     onRefresh?.(outcome.kind);
+    const renewedAt = performance.now();
+    if (await within(left(), (signal) => lease.extend(key, leaseId, signal)).catch(() => false)) {
+      // Like the take: the renewed lease counts from when it was asked for.
+      ends = renewedAt + leaseMs - clockMarginMs;
+    }
+    const store = async <T>(work: (signal: AbortSignal) => Promise<T>) =>
+      within(left(), work).catch((error) => {
+        // Too slow to store within the lease: the answer is lost, as if the upstream had not answered.
+        if (!(error instanceof LateError) && !(error instanceof Error && error.name === 'AbortError'))
+          throw error;
+      });
     switch (outcome.kind) {
       case 'tokens':
-        await persist(key, item, secrets, leaseId, outcome);
+        await store((signal) => persist(key, item, secrets, leaseId, outcome, signal));
         return {
           ok: true,
           accessToken: outcome.accessToken,
@@ -227,15 +307,11 @@ export function createVault(options: VaultOptions): Vault {
           ...(outcome.scope === undefined ? {} : { scope: outcome.scope }),
         };
       case 'invalid_grant':
-        await lease.write(key, leaseId, 'delete');
+        await store((signal) => lease.write(key, leaseId, 'delete', signal));
         return { ok: false, code: 'reauthorization_required' };
       default: {
         const code = outcome.kind === 'unavailable' ? 'upstream_unavailable' : 'reauthorization_required';
-        const failure = updateExpression({ refreshFailedAt: clock.now(), refreshError: code }, [
-          'leaseUntil',
-          'leaseId',
-        ]);
-        await lease.write(key, leaseId, failure);
+        await release({ refreshFailedAt: clock.now(), refreshError: code });
         return currentTokenOr(item, secrets, rejected, code);
       }
     }
@@ -292,6 +368,7 @@ export function createVault(options: VaultOptions): Vault {
         const { refreshToken } = secrets;
         if (refreshToken === undefined)
           return currentTokenOr(item, secrets, rejected, 'reauthorization_required');
+        const askedAt = performance.now();
         const leaseId = await lease.take(key, item.version);
         if (leaseId !== undefined) {
           return refreshAsWinner(
@@ -299,6 +376,7 @@ export function createVault(options: VaultOptions): Vault {
             item,
             { ...secrets, refreshToken },
             leaseId,
+            askedAt,
             rejected,
             getOptions.onRefresh,
           );
