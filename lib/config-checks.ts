@@ -83,6 +83,13 @@ export type DeployAuthorization = Pick<GatewayConfig, 'trustPolicy' | 'mcpClient
 export interface Deployment {
   readonly account: string;
   readonly region: string;
+  /** Prefixes the deployment's names (lib/deployment-names.ts); absent: the original names. */
+  readonly deploymentName: string | undefined;
+  /**
+   * Whether the gateway stack sets the account's API Gateway CloudWatch Logs role in its region
+   * (`aws.apiGatewayCloudWatchRole`, default true).
+   */
+  readonly apiGatewayCloudWatchRole: boolean;
   readonly routes: readonly DeployRoute[];
   readonly idp: DeploymentIdp;
   /** The routes' `upstream.clientSecret.secretArn`s, each once. */
@@ -138,13 +145,15 @@ export function idpEnvironmentValue(idp: DeployIdp): string {
 
 /**
  * The Cognito domain prefix used when the config names none: `mcp-edge-` and 12 hex digits of the
- * SHA-256 of the account and region. Stable (the same deployment always gets the same domain, so
+ * SHA-256 of the account and region (and the `deploymentName`, when there is one: two deployments
+ * in one region get two domains). Stable (the same deployment always gets the same domain, so
  * redeploying never replaces it), valid (lower-case letters, digits and hyphens, no reserved word)
  * and, since prefixes are unique per region across all of AWS, unlikely to be taken already. It
  * appears in sign-in URLs; name your own with `idp: { cognito: { domainPrefix } }`.
  */
-export function defaultCognitoDomainPrefix(account: string, region: string): string {
-  return `mcp-edge-${createHash('sha256').update(`${account}/${region}`).digest('hex').slice(0, 12)}`;
+export function defaultCognitoDomainPrefix(account: string, region: string, deploymentName?: string): string {
+  const named = deploymentName === undefined ? '' : `/${deploymentName}`;
+  return `mcp-edge-${createHash('sha256').update(`${account}/${region}${named}`).digest('hex').slice(0, 12)}`;
 }
 
 /** Cognito refuses domain prefixes that contain these words. */
@@ -285,7 +294,10 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
       );
     }
     if (region && account) {
-      idp = { kind: 'cognito', domainPrefix: configured ?? defaultCognitoDomainPrefix(account, region) };
+      idp = {
+        kind: 'cognito',
+        domainPrefix: configured ?? defaultCognitoDomainPrefix(account, region, config.deploymentName),
+      };
     }
     // Without a region the deployment is refused above; the budget then counts the routes alone.
     if (region) idpBytes = Buffer.byteLength(idpEnvironmentValue(cognitoIdpPlaceholder(region)));
@@ -343,6 +355,8 @@ export function checkDeployConfig(config: GatewayConfig, env: DeployCheckEnv = {
     deployment: {
       account,
       region,
+      deploymentName: config.deploymentName,
+      apiGatewayCloudWatchRole: config.aws?.apiGatewayCloudWatchRole ?? true,
       routes,
       idp,
       upstreamSecretArns,

@@ -9,7 +9,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 /** CloudFront only accepts certificates from this region. */
 export const CLOUDFRONT_CERTIFICATE_REGION = 'us-east-1';
 
-/** The stacks' names; one deployment per account and region. */
+/** The stacks' names; a `deploymentName` prefixes them (lib/deployment-names.ts). */
 export const STACK_NAMES = {
   certificates: 'McpEdgeCertificates',
   protection: 'McpEdgeProtection',

@@ -60,6 +60,14 @@ export interface ApiEndpoint {
 }
 
 export interface GatewayApiProps {
+  /** The REST API's name (lib/deployment-names.ts). */
+  readonly restApiName: string;
+  /**
+   * Set the account's API Gateway CloudWatch Logs role in this region (`AWS::ApiGateway::Account`,
+   * one per account and region, retained on deletion). Off for a second deployment in the same
+   * account and region, which uses the role the first one set.
+   */
+  readonly cloudWatchRole: boolean;
   /**
    * The endpoint table expanded over the routes' MCP paths, each path once: one API Gateway
    * resource per path (`/` is the API's root resource), one method per listed method.
@@ -120,14 +128,14 @@ export class GatewayApi extends Construct {
     });
 
     this.api = new RestApi(this, 'Api', {
-      restApiName: 'McpEdgeGateway',
+      restApiName: props.restApiName,
       description: 'MCP Edge gateway (reached through each route host’s CloudFront distribution)',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       // Custom domains keep working; only https://{id}.execute-api... is turned off.
       disableExecuteApiEndpoint: true,
       // API Gateway writes access and execution logs through the account's CloudWatch role.
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      cloudWatchRole: props.cloudWatchRole,
+      ...(props.cloudWatchRole ? { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN } : {}),
       deployOptions: {
         stageName: STAGE_NAME,
         accessLogDestination: new LogGroupLogDestination(this.accessLogs),

@@ -8,6 +8,7 @@ import {
   type Deployment,
   routesEnvironmentValue,
 } from './config-checks.ts';
+import type { DeploymentNames } from './deployment-names.ts';
 import { EdgePolicies } from './edge-policies.ts';
 import { functionSettings } from './function-settings.ts';
 import { type ApiEndpoint, GatewayApi, type GatewayApiFunction } from './gateway-api.ts';
@@ -26,6 +27,8 @@ import type { EdgeProtectionStack } from './waf-stack.ts';
 
 export interface GatewayStackProps extends StackProps {
   readonly deployment: Deployment;
+  /** The deployment's names: this stack's, the REST API's, the user pool's (lib/deployment-names.ts). */
+  readonly names: DeploymentNames;
   readonly certificates: CertificatesStack;
   /** The us-east-1 stack with the AWS WAF web ACL every distribution uses. */
   readonly protection: EdgeProtectionStack;
@@ -95,6 +98,8 @@ export class GatewayStack extends Stack {
     let idp: DeployIdp;
     if (deployment.idp.kind === 'cognito') {
       this.userPool = new GatewayUserPool(this, 'SignIn', {
+        userPoolName: props.names.userPool,
+        clientName: props.names.userPoolClient,
         domainPrefix: deployment.idp.domainPrefix,
         routeOrigins,
       });
@@ -119,6 +124,7 @@ export class GatewayStack extends Stack {
         projectRoot: props.projectRoot,
         settings,
         environment,
+        service: props.service,
         table: this.data.table,
         key: this.data.key,
         routeOrigins,
@@ -133,7 +139,12 @@ export class GatewayStack extends Stack {
     }
     this.functions = functions;
 
-    this.api = new GatewayApi(this, 'Gateway', { endpoints: props.endpoints, functions: apiFunctions });
+    this.api = new GatewayApi(this, 'Gateway', {
+      restApiName: props.names.restApi,
+      cloudWatchRole: deployment.apiGatewayCloudWatchRole,
+      endpoints: props.endpoints,
+      functions: apiFunctions,
+    });
     const policies = new EdgePolicies(this, 'EdgePolicies');
     const cachedPaths = props.endpoints.filter((e) => e.endpoint.cacheable).map((e) => e.path);
 

@@ -15,6 +15,10 @@ import type { DeployIdp } from './config-checks.ts';
 import { SIGN_IN_TOKEN_VALIDITY, USER_POOL_PASSWORD_POLICY } from './defaults.ts';
 
 export interface GatewayUserPoolProps {
+  /** The pool's name (lib/deployment-names.ts). */
+  readonly userPoolName: string;
+  /** The login function's app client's name. */
+  readonly clientName: string;
   /** The Cognito domain prefix: sign-in pages at `https://{prefix}.auth.{region}.amazoncognito.com`. */
   readonly domainPrefix: string;
   /** The deployment's route origins; each one's login callback is registered on the app client. */
@@ -53,7 +57,7 @@ export class GatewayUserPool extends Construct {
       throw new Error('A user pool needs at least one route to sign in to');
 
     this.userPool = new UserPool(this, 'UserPool', {
-      userPoolName: 'mcp-edge',
+      userPoolName: props.userPoolName,
       featurePlan: FeaturePlan.ESSENTIALS,
       selfSignUpEnabled: false,
       signInAliases: { email: true },
@@ -79,7 +83,7 @@ export class GatewayUserPool extends Construct {
     });
 
     this.client = this.userPool.addClient('AppClient', {
-      userPoolClientName: 'mcp-edge-login',
+      userPoolClientName: props.clientName,
       generateSecret: false,
       // Every direct-API flow off; CDK then lists only ALLOW_REFRESH_TOKEN_AUTH, which Cognito keeps.
       authFlows: { userPassword: false, userSrp: false, custom: false, adminUserPassword: false },

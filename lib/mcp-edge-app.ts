@@ -6,10 +6,9 @@ import { expandEndpoints } from '../functions/core/endpoints.ts';
 import { describeRoute } from '../functions/core/routes.ts';
 import { CertificatesStack } from './certificates-stack.ts';
 import type { Deployment } from './config-checks.ts';
-import { STACK_NAMES } from './defaults.ts';
+import { deploymentNames } from './deployment-names.ts';
 import type { ApiEndpoint } from './gateway-api.ts';
 import { GatewayStack } from './gateway-stack.ts';
-import { DEFAULT_SERVICE_NAME } from './monitoring.ts';
 import { EdgeProtectionStack } from './waf-stack.ts';
 
 /** The repository root (this file is `lib/mcp-edge-app.ts`). */
@@ -37,25 +36,30 @@ export interface McpEdgeStacks {
   readonly gateway: GatewayStack;
 }
 
-/** Adds the three MCP Edge stacks for a checked deployment to an app. */
+/**
+ * Adds the MCP Edge stacks of a checked deployment to an app, named after its `deploymentName`
+ * (lib/deployment-names.ts): several deployments can share one app, account and region.
+ */
 export function addMcpEdgeStacks(
   app: App,
   deployment: Deployment,
   options: McpEdgeStacksOptions = {},
 ): McpEdgeStacks {
-  const certificates = new CertificatesStack(app, STACK_NAMES.certificates, {
+  const names = deploymentNames(deployment.deploymentName);
+  const certificates = new CertificatesStack(app, names.certificatesStack, {
     account: deployment.account,
     routes: deployment.routes,
   });
   const endpoints = options.endpoints ?? deploymentEndpoints(deployment);
-  const service = DEFAULT_SERVICE_NAME;
-  const protection = new EdgeProtectionStack(app, STACK_NAMES.protection, {
+  const { service } = names;
+  const protection = new EdgeProtectionStack(app, names.protectionStack, {
     deployment,
     service,
     entryPointPaths: endpoints.filter((e) => e.endpoint.throttling === 'entry').map((e) => e.path),
   });
-  const gateway = new GatewayStack(app, STACK_NAMES.gateway, {
+  const gateway = new GatewayStack(app, names.gatewayStack, {
     deployment,
+    names,
     certificates,
     protection,
     service,

@@ -9,6 +9,10 @@ import { addMcpEdgeStacks, type McpEdgeStacks, type McpEdgeStacksOptions } from 
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURES = resolve(REPO_ROOT, 'test/fixtures');
+/** cdk.json's context (the pinned feature flags), which the CDK CLI gives the app: tests synthesize what deploys. */
+export const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(resolve(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
 export const THREE_ROUTES_FILE = resolve(FIXTURES, 'infra-three-routes.config.json');
 
 /** A fixture config as the operator wrote it (plain JSON). */
@@ -32,13 +36,17 @@ export interface Synthesized extends McpEdgeStacks {
 }
 
 /**
- * Builds and synthesizes the app in-process. To keep tests fast, bundling is skipped (no esbuild
- * run) and so is aws-cdk-lib's built-in CloudFormation validation (its WASM engine takes seconds
- * to load in every test process); cli-synth.test.ts runs the real `cdk synth` with both, and
- * cfn-lint. cdk-nag is off here: the nag test runs the checks itself so it can report every finding.
+ * Builds and synthesizes the app in-process, with cdk.json's context as the CLI would give it.
+ * To keep tests fast, bundling is skipped (no esbuild run) and so is aws-cdk-lib's built-in
+ * CloudFormation validation (its WASM engine takes seconds to load in every test process);
+ * cli-synth.test.ts runs the real `cdk synth` with both, and cfn-lint. cdk-nag is off here: the
+ * nag test runs the checks itself so it can report every finding.
  */
 export function synthesize(input: GatewayConfigInput, options: McpEdgeStacksOptions = {}): Synthesized {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const app = new App({
+    context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+  });
   const stacks = addMcpEdgeStacks(app, deploymentOf(input), { nag: false, ...options });
   app.synth();
   return {

@@ -340,6 +340,19 @@ function checkAlarmTopics(
   }
 }
 
+/**
+ * `deploymentName`: prefixes the names of a deployment's stacks, table, user pool, API and alarms
+ * (lib/deployment-names.ts), so several deployments share an account and region. Lower-case
+ * letters, digits and single hyphens, starting with a letter (CloudFormation stack names), at most
+ * 16 characters (every name derived from it stays within its AWS limit).
+ */
+const deploymentNameSchema = z
+  .string()
+  .regex(
+    /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,15}$/,
+    'must be 1-16 lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen, like "team-a"',
+  );
+
 /** Cross-field checks of the authorization settings: pinned documents valid, client ids unique. */
 function checkAuthorizationSettings(
   config: {
@@ -399,8 +412,10 @@ export const configSchema = z
           .regex(/^\d{12}$/, 'must be a 12-digit AWS account ID')
           .optional(),
         region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region like "eu-west-1"'),
+        apiGatewayCloudWatchRole: z.boolean().optional(),
       })
       .optional(),
+    deploymentName: deploymentNameSchema.optional(),
     hostedZone: hostedZone.optional(),
     routes: z.array(routeSchema).min(1, 'must list at least one route'),
     idp: z
