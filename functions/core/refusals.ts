@@ -61,6 +61,17 @@ const CATALOGUE = {
     jsonrpc: -32600,
   },
   request_too_long: { status: 414, title: 'Request too long', message: 'The request’s address is too long.' },
+  // Answered before any function runs (lib/): API Gateway's throttling and the WAF's rate rules.
+  throttled: {
+    status: 429,
+    title: 'Too many requests',
+    message: 'The gateway is receiving too many requests. Try again in a moment.',
+  },
+  rate_limited: {
+    status: 429,
+    title: 'Too many requests',
+    message: 'Too many requests from this address. Wait a few minutes, then try again.',
+  },
   server_error: {
     status: 500,
     title: 'Something went wrong',

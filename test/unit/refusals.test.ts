@@ -16,13 +16,15 @@ import { refusalPage } from '../../functions/core/web/html.ts';
 
 const CODES = Object.keys(REFUSALS) as RefusalCode[];
 
-/** Every `.ts` file under functions/, with its text. */
-async function sources(): Promise<{ path: string; text: string }[]> {
+/** Every `.ts` file under functions/ (and lib/, where API Gateway and the WAF answer), with its text. */
+async function sources(dirs = ['functions']): Promise<{ path: string; text: string }[]> {
   const out: { path: string; text: string }[] = [];
-  for (const name of await readdir('functions', { recursive: true })) {
-    if (!name.endsWith('.ts')) continue;
-    const path = join('functions', name);
-    out.push({ path, text: await readFile(path, 'utf8') });
+  for (const dir of dirs) {
+    for (const name of await readdir(dir, { recursive: true })) {
+      if (!name.endsWith('.ts')) continue;
+      const path = join(dir, name);
+      out.push({ path, text: await readFile(path, 'utf8') });
+    }
   }
   return out;
 }
@@ -68,8 +70,10 @@ describe('the refusal catalogue', () => {
     expect(new Set(CODES.map((c) => c.toLowerCase())).size).toBe(CODES.length);
   });
 
-  it('has no dead codes: every code is used somewhere in functions/', async () => {
-    const files = (await sources()).filter((f) => !f.path.endsWith(join('core', 'refusals.ts')));
+  it('has no dead codes: every code is used somewhere in functions/ or lib/', async () => {
+    const files = (await sources(['functions', 'lib'])).filter(
+      (f) => !f.path.endsWith(join('core', 'refusals.ts')),
+    );
     const used = new Set<string>();
     for (const { text } of files) for (const m of text.matchAll(/'([a-z][a-z0-9_]*)'/g)) used.add(m[1]!);
     expect(CODES.filter((code) => !used.has(code))).toEqual([]);
@@ -104,6 +108,21 @@ describe('the refusal catalogue', () => {
     }
     expect(seen).toBeGreaterThan(100);
     expect(unknown).toEqual([]);
+  });
+
+  it('knows the codes API Gateway and the WAF answer with (lib/), with the same message', async () => {
+    const found: string[] = [];
+    for (const { path, text } of await sources(['lib'])) {
+      for (const m of text.matchAll(/error: '([a-z_]+)',\s*error_description:\s*'([^']+)'/g)) {
+        found.push(m[1]!);
+        expect(isRefusalCode(m[1]!), `${path}: ${m[1]}`).toBe(true);
+        expect(m[2], `${path}: ${m[1]}`).toBe(REFUSALS[m[1] as RefusalCode].message);
+      }
+      for (const m of text.matchAll(/'x-mcp-edge-refusal': "'([a-z_]+)'"/g)) {
+        expect(isRefusalCode(m[1]!), `${path}: ${m[1]}`).toBe(true);
+      }
+    }
+    expect(found.length).toBeGreaterThan(0);
   });
 
   it('shows a detail only when it is a short identifier', () => {
