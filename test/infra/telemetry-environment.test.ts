@@ -16,8 +16,10 @@ const fixture = readFixture('infra-three-routes.config.json');
  */
 describe('the functions’ telemetry environment', () => {
   let single: Synthesized;
+  let named: Synthesized;
   beforeAll(() => {
     single = synthesize(fixture);
+    named = synthesize({ ...fixture, deploymentName: 'blue' });
   });
   const env = (s: Synthesized, name: string) =>
     functionNamed(s.gatewayTemplate, name).properties.Environment.Variables as Record<string, unknown>;
@@ -29,6 +31,16 @@ describe('the functions’ telemetry environment', () => {
       MCP_EDGE_FUNCTION: name,
     });
   });
+
+  it.each(FUNCTIONS)(
+    '%s: a named deployment’s service name, so two deployments’ metrics stay apart',
+    (name) => {
+      expect(env(named, name)).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'blue-mcp-edge',
+        MCP_EDGE_FUNCTION: name,
+      });
+    },
+  );
 
   it('names the namespace and service the functions fall back to without the variables', () => {
     expect(FUNCTION_METRICS_NAMESPACE).toBe(DEFAULT_METRICS_NAMESPACE);
