@@ -13,8 +13,12 @@ export type OAuthFailure =
   | { readonly kind: 'authorization_error'; readonly error: string }
   /** A 401/403 with `WWW-Authenticate`: the first challenge's `error` parameter, when it has one. */
   | { readonly kind: 'challenge'; readonly status: number; readonly error?: string }
-  /** An answer that fails oauth4webapi's checks (not JSON, a missing or mismatched field…): its code. */
-  | { readonly kind: 'invalid_response'; readonly code: string }
+  /**
+   * An answer that fails oauth4webapi's checks (not JSON, a missing or mismatched field, an
+   * unexpected status — a 5xx lands here, even with an OAuth error body): its code, and the HTTP
+   * status when the failure carries the answer.
+   */
+  | { readonly kind: 'invalid_response'; readonly code: string; readonly status?: number }
   /** Something oauth4webapi refuses to do (a plain-http endpoint, an implicit-flow answer…). */
   | { readonly kind: 'unsupported'; readonly code: string }
   /** No usable answer at all: a network error, a timeout, an abort, anything else thrown. */
@@ -42,7 +46,12 @@ export function classifyOAuthFailure(error: unknown): OAuthFailure {
     if (error.code === oauth.HTTP_REQUEST_FORBIDDEN || error.code === oauth.REQUEST_PROTOCOL_FORBIDDEN) {
       return { kind: 'unsupported', code: error.code };
     }
-    return { kind: 'invalid_response', code: error.code ?? oauth.INVALID_RESPONSE };
+    const status = error.cause instanceof Response ? error.cause.status : undefined;
+    return {
+      kind: 'invalid_response',
+      code: error.code ?? oauth.INVALID_RESPONSE,
+      ...(status === undefined ? {} : { status }),
+    };
   }
   return { kind: 'no_answer' };
 }

@@ -97,7 +97,7 @@ describe('classifyOAuthFailure', () => {
       ),
     );
     expect(notJson).toBeInstanceOf(oauth.OperationProcessingError);
-    expect(classifyOAuthFailure(notJson)).toEqual({
+    expect(classifyOAuthFailure(notJson)).toMatchObject({
       kind: 'invalid_response',
       code: (notJson as oauth.OperationProcessingError).code,
     });
@@ -113,6 +113,21 @@ describe('classifyOAuthFailure', () => {
       kind: 'invalid_response',
       code: oauth.INVALID_RESPONSE,
     });
+  });
+
+  it('keeps the HTTP status of an answer with an unexpected status: a 5xx is the server failing, not a bad answer', async () => {
+    for (const res of [
+      new Response('<html>oops</html>', { status: 500, headers: { 'content-type': 'text/html' } }),
+      json(503, { error: 'temporarily_unavailable' }),
+    ]) {
+      const status = res.status;
+      const error = await failureOf(() => oauth.processAuthorizationCodeResponse(as, client, res));
+      expect(classifyOAuthFailure(error)).toEqual({
+        kind: 'invalid_response',
+        code: oauth.RESPONSE_IS_NOT_CONFORM,
+        status,
+      });
+    }
   });
 
   it('reads what oauth4webapi refuses to do as unsupported (implicit answers, plain http)', async () => {
