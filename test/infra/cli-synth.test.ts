@@ -118,12 +118,15 @@ describe('npx cdk synth', () => {
 
   it('produces login, connect and callback bundles that start (top-level await, ESM) and answer without a network', async () => {
     expect(bundles.size, 'needs the synth above').toBe(5);
+    // Their cold start reads the sealing secret (the table records' key); nothing else of AWS.
+    const aws = await sealingSecretStandIn();
     Object.assign(process.env, {
       AWS_REGION: 'eu-west-1',
       MCP_EDGE_ROUTES: bundledCimd!.routes,
       MCP_EDGE_ORIGIN_VERIFY: 'origin-secret-for-this-test',
       MCP_EDGE_TABLE: 'mcp-edge-test',
       MCP_EDGE_KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000',
+      MCP_EDGE_SEALING_SECRET_ARN: STAND_IN_SEALING_ARN,
       MCP_EDGE_IDP: JSON.stringify({
         issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x',
         clientId: 'c',
@@ -158,6 +161,10 @@ describe('npx cdk synth', () => {
     expect(
       (await login({ ...event('GET', '/.pomerium/login'), headers: { Host: 'mcp.example.com' } })).statusCode,
     ).toBe(403);
+    expect(aws.calls.map((c) => [c.target, c.input.SecretId])).toEqual(
+      Array(3).fill(['secretsmanager.GetSecretValue', STAND_IN_SEALING_ARN]),
+    );
+    await aws.close();
   });
 
   /**
@@ -187,6 +194,24 @@ describe('npx cdk synth', () => {
     'arn:aws:kms:eu-central-1:111122223333:key/11111111-1111-1111-1111-111111111111';
   const STAND_IN_SEALING_ARN =
     'arn:aws:secretsmanager:eu-central-1:111122223333:secret:ProxySealingSecret-abcdefghijkl-AbCdEf';
+  /** Secrets Manager as far as a cold start needs it: the sealing secret, by its ARN only. */
+  async function sealingSecretStandIn(more: Parameters<typeof startAwsStandIn>[0] = {}) {
+    const aws = await startAwsStandIn({
+      'secretsmanager.GetSecretValue': ({ SecretId }) =>
+        SecretId === STAND_IN_SEALING_ARN
+          ? { output: { ARN: SecretId, Name: 'ProxySealingSecret', SecretString: 'x'.repeat(64) } }
+          : { error: 'ResourceNotFoundException', message: 'no such secret' },
+      ...more,
+    });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
+      AWS_ENDPOINT_URL_KMS: aws.url,
+      AWS_ENDPOINT_URL_DYNAMODB: aws.url,
+      AWS_ACCESS_KEY_ID: 'stand-in',
+      AWS_SECRET_ACCESS_KEY: 'stand-in',
+    });
+    return aws;
+  }
   const originEvent = (method: string, path: string, host: string) => ({
     httpMethod: method,
     path,
@@ -197,6 +222,7 @@ describe('npx cdk synth', () => {
   it('produces an authorization bundle that starts with the template’s environment and serves its metadata', async () => {
     // MCP_EDGE_AUTHORIZATION parses with the function's own schema (it would not start otherwise).
     useTemplateEnvironment('authorization');
+    const aws = await sealingSecretStandIn();
     const authorization = (
       (await import(pathToFileURL(bundles.get('authorization')!).href)) as {
         handler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
@@ -211,6 +237,11 @@ describe('npx cdk synth', () => {
       originEvent('GET', '/.well-known/oauth-protected-resource/v1/mcp', 'tools.example.org'),
     );
     expect(JSON.parse(resource.body).resource).toBe('https://tools.example.org/v1/mcp');
+    // The cold start read the sealing secret the template names, and nothing else.
+    expect(aws.calls).toEqual([
+      { target: 'secretsmanager.GetSecretValue', input: { SecretId: STAND_IN_SEALING_ARN } },
+    ]);
+    await aws.close();
   });
 
   it('produces a proxy bundle that starts with the template’s environment and challenges a request without a token, and one whose grant is gone', async () => {

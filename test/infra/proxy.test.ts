@@ -188,7 +188,7 @@ describe('proxy sealing secret', () => {
     expect(json).not.toMatch(new RegExp(`\\{\\{resolve:secretsmanager:",\\{"Ref":"${id}"\\}`));
   });
 
-  it('is deleted with the stack: losing it only invalidates session ids and request states', () => {
+  it('is deleted with the stack: losing it only invalidates what it keys (sealed values, table record tags)', () => {
     s.gatewayTemplate.hasResource('AWS::SecretsManager::Secret', {
       Properties: Match.objectLike({ GenerateSecretString: Match.objectLike({ PasswordLength: 64 }) }),
       DeletionPolicy: 'Delete',
@@ -196,18 +196,22 @@ describe('proxy sealing secret', () => {
     });
   });
 
-  it('may be read by the proxy role and no other', () => {
+  it('may be read by the functions that keep authenticated table records, and no other (not cimd)', () => {
     const ref = JSON.stringify({ Ref: sealingSecretId() });
     const readers = allStatements().filter(
       ({ statement }) =>
         actionsOf(statement).some((a) => /^secretsmanager:(GetSecretValue|\*)$|^\*$/.test(a)) &&
         [statement.Resource].flat().some((r) => JSON.stringify(r) === ref || r === '*'),
     );
-    const proxyRole = functionNamed(s.gatewayTemplate, 'proxy').properties.Role['Fn::GetAtt'][0];
-    expect(readers.flatMap((r) => r.roles)).toEqual([proxyRole]);
-    expect(readers.map((r) => r.statement)).toEqual([
-      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: sealingSecretId() } },
-    ]);
+    const roleOf = (name: string) => functionNamed(s.gatewayTemplate, name).properties.Role['Fn::GetAtt'][0];
+    expect(readers.flatMap((r) => r.roles).sort()).toEqual(
+      ['login', 'connect', 'callback', 'authorization', 'proxy'].map(roleOf).sort(),
+    );
+    for (const { statement } of readers) {
+      // Exactly this secret and this action: never a wildcard.
+      expect(actionsOf(statement)).toContain('secretsmanager:GetSecretValue');
+      expect(statement.Resource).not.toBe('*');
+    }
   });
 
   it('is replaced, and the proxy pointed at the new one, when its generation is bumped', () => {

@@ -240,8 +240,16 @@ describe('functions on the shared services (login, connect, callback)', () => {
     });
   });
 
+  /** The stack's sealing secret: every function that keeps authenticated table records reads it. */
+  const SEALING_SECRET = {
+    Ref: expect.stringMatching(/^ProxySealingSecret/),
+  };
+
   it('lets login, and only login, read the identity provider’s client secret', () => {
-    expect(resourcesAllowed(statements('login'), 'secretsmanager:GetSecretValue')).toEqual([IDP_SECRET]);
+    expect(resourcesAllowed(statements('login'), 'secretsmanager:GetSecretValue')).toEqual([
+      IDP_SECRET,
+      SEALING_SECRET,
+    ]);
     for (const name of ['connect', 'callback', 'cimd']) {
       expect(resourcesAllowed(statements(name), 'secretsmanager:GetSecretValue'), name).not.toContain(
         IDP_SECRET,
@@ -256,9 +264,15 @@ describe('functions on the shared services (login, connect, callback)', () => {
     ).toEqual([]);
   });
 
-  it.each(['connect', 'callback'])('%s may read exactly the routes’ upstream client secrets', (name) => {
-    expect(resourcesAllowed(statements(name), 'secretsmanager:GetSecretValue')).toEqual([TOOLS_SECRET]);
-  });
+  it.each(['connect', 'callback'])(
+    '%s may read exactly the routes’ upstream client secrets and the sealing secret',
+    (name) => {
+      expect(resourcesAllowed(statements(name), 'secretsmanager:GetSecretValue')).toEqual([
+        TOOLS_SECRET,
+        SEALING_SECRET,
+      ]);
+    },
+  );
 });
 
 describe('vault key statement (connect, proxy; the callback’s in callback-role.test.ts)', () => {
