@@ -127,10 +127,11 @@ export async function tokenEndpoint(
       };
       let refreshToken: string;
       try {
-        refreshToken = await deps.grants.createGrant(grant);
+        refreshToken = await deps.grants.createGrant(grant, redeemed.code.issuedAt);
       } catch (error) {
         if (!(error instanceof GrantRevokedError)) throw error;
-        return oauthError('code_replayed');
+        // Replayed meanwhile, or approved just before the person revoked this client.
+        return oauthError(error.reason === 'replayed' ? 'code_replayed' : 'code_invalid');
       }
       const telemetry = telemetryOf(request);
       return issue(deps, route, grant, client.refreshTokens ? refreshToken : undefined, () =>

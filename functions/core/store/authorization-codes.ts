@@ -31,7 +31,11 @@ export interface CodeInput {
 }
 
 export type RedeemResult =
-  | { readonly ok: true; readonly code: CodeInput & { readonly grantId: string } }
+  | {
+      readonly ok: true;
+      /** `issuedAt`: when the code was issued, i.e. when the person approved (epoch ms). */
+      readonly code: CodeInput & { readonly grantId: string; readonly issuedAt: number };
+    }
   | {
       readonly ok: false;
       readonly reason: 'unknown' | 'expired' | 'mismatch';
@@ -145,6 +149,7 @@ export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
             resource: item!.resource,
             scope: item!.scope,
             grantId,
+            issuedAt: item!.createdAt,
           },
         };
       } catch (error) {

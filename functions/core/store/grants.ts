@@ -1,4 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
 import {
@@ -56,18 +57,27 @@ export type RotateResult =
   | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'mismatch' | 'revoked' }
   | { readonly ok: false; readonly reason: 'reused'; readonly grant: GrantRef };
 
-/** The grant was revoked before it could be created (its code was replayed meanwhile). */
+/**
+ * The grant was revoked before it could be created: its code was replayed meanwhile, or the
+ * person revoked the client after approving it (a code issued just before "Revoke").
+ */
 export class GrantRevokedError extends Error {
   override readonly name = 'GrantRevokedError';
   readonly code = 'invalid_grant';
+  constructor(readonly reason: 'replayed' | 'client_revoked' = 'replayed') {
+    super(`the grant was revoked (${reason})`);
+  }
 }
 
 export interface GrantStore {
   rememberConsent(userId: string, consent: Omit<Consent, 'createdAt' | 'updatedAt'>): Promise<void>;
   getConsent(userId: string, route: string, clientId: string): Promise<Consent | undefined>;
   listConsents(userId: string): Promise<Consent[]>;
-  /** Records a new grant and returns its first refresh token. */
-  createGrant(grant: NewGrant): Promise<string>;
+  /**
+   * Records a new grant and returns its first refresh token. `authorizedAt` is when the person
+   * approved it (the code's issue time): a grant the person revoked the client after is refused.
+   */
+  createGrant(grant: NewGrant, authorizedAt?: number): Promise<string>;
   grantExists(ref: GrantRef): Promise<boolean>;
   /** Rotates a refresh token presented by `clientId` on `route`. */
   rotate(token: string, presented: { clientId: string; route: string }): Promise<RotateResult>;
@@ -87,6 +97,8 @@ export interface GrantStoreOptions extends AuthenticatedStoreDeps {
 }
 
 const DAY_MS = 86_400_000;
+/** How long a revocation mark is kept: longer than any code lives (60 s) and its replay window. */
+const REVOCATION_MARK_MS = 15 * 60_000;
 
 const consentFields = (c: Record<string, unknown>) => [
   c.route,
@@ -115,6 +127,14 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     sk: consentSortKey(route, clientId),
   });
   const refreshTtlMs = (options.refreshTokenTtlDays ?? 30) * DAY_MS;
+  /**
+   * Marks when a person revoked a client on a route, for as long as a code issued before could
+   * still be redeemed: a grant authorized before the mark is refused ({@link GrantStore.createGrant}).
+   */
+  const revocationKey = (userId: string, route: string, clientId: string): ItemKey => ({
+    pk: grantPartition(userId),
+    sk: `revoked#${route}#${sha256Base64url(clientId)}`,
+  });
 
   const grantKey = (ref: GrantRef) => ({
     pk: grantPartition(ref.userId),
@@ -210,7 +230,7 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       return items.filter((item) => verifiedConsent(userId, item)).map(toConsent);
     },
 
-    async createGrant(grant) {
+    async createGrant(grant, authorizedAt) {
       const now = clock.now();
       const expiresAt = now + refreshTtlMs;
       const fields = { ...grant, createdAt: now };
@@ -232,6 +252,21 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       } catch (error) {
         if (isConditionFailure(error)) throw new GrantRevokedError();
         throw error;
+      }
+      if (authorizedAt !== undefined) {
+        // Read after the grant exists: a revocation either wrote its mark before this read (seen
+        // here) or queried the grants after this write (and deleted this one). Either way it wins.
+        const { Item: mark } = await ddb.send(
+          new GetCommand({
+            TableName: tableName,
+            Key: revocationKey(grant.userId, grant.route, grant.clientId),
+            ConsistentRead: true,
+          }),
+        );
+        if (mark && typeof mark.revokedAt === 'number' && mark.revokedAt >= authorizedAt) {
+          await store.revokeGrant(grant);
+          throw new GrantRevokedError('client_revoked');
+        }
       }
       return putRefresh(grant);
     },
@@ -328,6 +363,19 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
 
     async revokeClient(userId, route, clientId) {
       const pk = grantPartition(userId);
+      // First the mark, then the grants: a code approved before this moment and redeemed during or
+      // after it finds the mark (createGrant), or its grant is among those deleted below.
+      const now = clock.now();
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            ...revocationKey(userId, route, clientId),
+            revokedAt: now,
+            ttl: ttlSeconds(now + REVOCATION_MARK_MS),
+          },
+        }),
+      );
       let start: Record<string, unknown> | undefined;
       do {
         const out = await ddb.send(

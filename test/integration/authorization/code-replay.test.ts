@@ -118,9 +118,9 @@ describe('a replayed authorization code at the token endpoint', () => {
     // no longer call revokeGrant): the interleaving a slow first request meets in production.
     const grants: GrantStore = {
       ...real,
-      createGrant: async (grant) => {
+      createGrant: async (grant, authorizedAt) => {
         await Promise.race([replayDone, new Promise((r) => setTimeout(r, 2000))]);
-        return real.createGrant(grant);
+        return real.createGrant(grant, authorizedAt);
       },
       revokeGrant: async (ref) => {
         await real.revokeGrant(ref);
@@ -149,3 +149,45 @@ async function redeemed(code: string): Promise<boolean> {
   );
   return typeof Item?.redeemedAt === 'number';
 }
+
+describe('a code approved just before the person revoked the client', () => {
+  const rotatedAway = async (grants: GrantStore, answer: TokenAnswer) =>
+    answer.refresh_token === undefined ||
+    !(await grants.rotate(answer.refresh_token, { clientId: CLIENT, route: route.origin })).ok;
+
+  it('is refused when redeemed after the revocation, and issues nothing', async () => {
+    const grants = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    const code = await issueCode();
+    await new Promise((r) => setTimeout(r, 5)); // the revocation comes after the approval
+    await grants.revokeClient('user-1', route.origin, CLIENT);
+    const answer = await tokenEndpoint(deps(grants), exchange(code), route);
+    expect(answer.status).toBe(400);
+    expect(answer.headers.get('x-mcp-edge-refusal')).toBe('code_invalid');
+    expect(await body(answer)).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('leaves nothing alive when the revocation runs while the code is being exchanged', async () => {
+    const real = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    for (let round = 0; round < 5; round++) {
+      const code = await issueCode();
+      await new Promise((r) => setTimeout(r, 2));
+      const [answer] = await Promise.all([
+        tokenEndpoint(deps(real), exchange(code), route).then(body),
+        real.revokeClient('user-1', route.origin, CLIENT),
+      ]);
+      // Either refused, or whatever it issued is already revoked.
+      expect(answer.status === 400 || (await rotatedAway(real, answer))).toBe(true);
+    }
+  });
+
+  it('is still redeemed when approved again after the revocation', async () => {
+    const grants = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    await grants.revokeClient('user-1', route.origin, CLIENT);
+    await new Promise((r) => setTimeout(r, 5));
+    const code = await issueCode();
+    expect(await body(await tokenEndpoint(deps(grants), exchange(code), route))).toMatchObject({
+      status: 200,
+      token_type: 'Bearer',
+    });
+  });
+});
