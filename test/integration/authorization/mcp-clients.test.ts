@@ -13,7 +13,8 @@ const db = useDynamoLocal();
 
 const DAY = 86_400_000;
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
-const store = () => createMcpClientStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
+const store = () =>
+  createMcpClientStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
 
 const ROUTE_A = 'https://a.example.com';
 const ROUTE_B = 'https://b.example.com';

@@ -120,7 +120,13 @@ describe('state records', () => {
   });
 
   it('takes its lifetime from ttlSeconds', async () => {
-    const s = createStateStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock, ttlSeconds: 30 });
+    const s = createStateStore({
+      ddb: db.ddb,
+      tableName: db.tableName,
+      records: db.records,
+      clock,
+      ttlSeconds: 30,
+    });
     const { expiresAt } = await s.createState(input());
     expect(expiresAt).toBe(clock.t + 30_000);
   });
