@@ -1,6 +1,7 @@
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
 import { sha256Base64url } from '../crypto/hash.ts';
+import { classifyOAuthFailure } from '../oauth/failure.ts';
 import { fail, type OutboundFetch, type Result } from '../oauth/types.ts';
 import type { Route } from '../routes.ts';
 import type { SessionStore } from '../store/sessions.ts';
@@ -211,11 +212,16 @@ export function createSignIn(options: {
         idToken = tokens.id_token;
       } catch (error) {
         // An OAuth error answer (a forged or reused code) is the caller's doing; a claim check that
-        // fails is the ID token's; anything else (network, 5xx) is the provider being unavailable.
-        if (error instanceof oauth.ResponseBodyError) {
+        // fails is the ID token's; anything else (network, 5xx, 429) is the provider being unavailable.
+        const failure = classifyOAuthFailure(error);
+        if (failure.kind === 'error_response' && failure.status < 500) {
           return fail('login_response_invalid', 'The identity provider did not accept this sign-in.');
         }
-        if (error instanceof oauth.OperationProcessingError) {
+        const status = 'status' in failure ? failure.status : undefined;
+        if (
+          failure.kind === 'invalid_response' &&
+          !(status !== undefined && (status >= 500 || status === 429))
+        ) {
           return fail('id_token_invalid', 'The identity provider’s ID token did not pass the checks.');
         }
         return fail('idp_unavailable', 'The sign-in could not be completed with the identity provider.');
