@@ -75,9 +75,8 @@ describe('the token signing key', () => {
       {
         Action: 'kms:*',
         Effect: 'Allow',
-        Principal: {
-          AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111122223333:root']] },
-        },
+        // The partition as a literal: @aws-cdk/core:enablePartitionLiterals (cdk.json).
+        Principal: { AWS: 'arn:aws:iam::111122223333:root' },
         Resource: '*',
       },
     ]);
@@ -97,7 +96,8 @@ describe('the token signing key', () => {
         .filter((st) => [st.Resource].flat().some(isSigningKey))
         .map((st) => ({ actions: actionsOf(st), condition: st.Condition }));
     expect(onKey('authorization')).toEqual([
-      { actions: ['kms:Sign', 'kms:GetPublicKey'], condition: undefined },
+      // Sorted: @aws-cdk/aws-iam:minimizePolicies (cdk.json).
+      { actions: ['kms:GetPublicKey', 'kms:Sign'], condition: undefined },
     ]);
     expect(onKey('proxy')).toEqual([{ actions: ['kms:GetPublicKey'], condition: undefined }]);
     for (const name of ['cimd', 'login', 'connect', 'callback']) expect(onKey(name), name).toEqual([]);
@@ -177,7 +177,7 @@ describe('authorization function', () => {
     const outsideDynamo = kms.filter(
       (st) => !(st.Condition?.StringEquals && 'kms:ViaService' in st.Condition.StringEquals),
     );
-    expect(outsideDynamo.map((st) => actionsOf(st))).toEqual([['kms:Sign', 'kms:GetPublicKey']]);
+    expect(outsideDynamo.map((st) => actionsOf(st))).toEqual([['kms:GetPublicKey', 'kms:Sign']]);
     expect(resourcesAllowed(statements('authorization'), 'secretsmanager:GetSecretValue')).toEqual([]);
   });
 });

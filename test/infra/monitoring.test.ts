@@ -250,12 +250,8 @@ describe('alarms with alarms.email', () => {
               Condition: {
                 StringEquals: { 'aws:SourceAccount': '111122223333' },
                 ArnLike: {
-                  'aws:SourceArn': {
-                    'Fn::Join': [
-                      '',
-                      ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:${region}:111122223333:alarm:*`],
-                    ],
-                  },
+                  // The partition as a literal: @aws-cdk/core:enablePartitionLiterals (cdk.json).
+                  'aws:SourceArn': `arn:aws:cloudwatch:${region}:111122223333:alarm:*`,
                 },
               },
             }),

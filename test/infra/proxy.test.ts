@@ -151,7 +151,8 @@ describe('proxy function', () => {
     expect(vault('proxy')).toHaveLength(1);
     expect(vault('proxy')[0]).toEqual(vault('connect')[0]);
     expect(vault('proxy')[0]).toMatchObject({
-      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      // Sorted: @aws-cdk/aws-iam:minimizePolicies (cdk.json).
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
       Resource: DATA_KEY_ARN,
       Condition: {
         'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['route', 'user', 'issuer'] },

@@ -62,8 +62,17 @@ describe('REST API', () => {
   it('logs access to a log group with retention, and throttles the stage', () => {
     s.gatewayTemplate.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'live',
+      // The log group's ARN without the `:*` suffix: @aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard.
       AccessLogSetting: {
-        DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^GatewayAccessLogs'), 'Arn'] },
+        DestinationArn: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:aws:logs:eu-central-1:111122223333:log-group:',
+              { Ref: Match.stringLikeRegexp('^GatewayAccessLogs') },
+            ],
+          ],
+        },
       },
       // The entry points' lower method limits: edge-protection.test.ts.
       MethodSettings: Match.arrayWith([
@@ -292,7 +301,8 @@ describe('vault key statement (connect, proxy; the callback’s in callback-role
     '%s gets data keys from the table key only, only under the full vault context, for this deployment’s routes',
     (name) => {
       const vault = vaultStatement(name);
-      expect(actionsOf(vault)).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
+      // Sorted: @aws-cdk/aws-iam:minimizePolicies (cdk.json).
+      expect(actionsOf(vault)).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
       expect(vault.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DataKey/), 'Arn'] });
       expect(vault.Condition).toEqual({
         'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['route', 'user', 'issuer'] },
