@@ -54,7 +54,7 @@ describe.each([
   {
     idp: 'the default Cognito user pool',
     config: threeRoutesDefaultIdp,
-    // … and the app client's callback URLs.
+    // … and the app client's callback and sign-out URLs.
     routeListing: ['AWS::Cognito::UserPoolClient', 'AWS::IAM::Policy', 'AWS::Lambda::Function'],
   },
 ])('adding a route, with $idp', ({ idp, config, routeListing }) => {
@@ -134,6 +134,7 @@ describe.each([
       if (type === 'AWS::IAM::Policy') expect(list.kmsRoutes).toEqual(FOUR_ORIGINS);
       if (type === 'AWS::Cognito::UserPoolClient') {
         expect(list.callbacks).toEqual(FOUR_ORIGINS.map((o) => `${o}/.pomerium/login/callback`));
+        expect(list.logouts).toEqual(FOUR_ORIGINS.map((o) => `${o}/.pomerium/logout`));
       }
     }
   });
@@ -155,11 +156,17 @@ describe('the default Cognito user pool across route changes', () => {
   });
 });
 
-/** The places shared resources list the routes: as origins, or as login callback URLs. */
-function routeListsOf(resource: unknown): { routes?: string[]; kmsRoutes?: string[]; callbacks?: string[] } {
+/** The places shared resources list the routes: as origins, or as login callback and sign-out URLs. */
+function routeListsOf(resource: unknown): {
+  routes?: string[];
+  kmsRoutes?: string[];
+  callbacks?: string[];
+  logouts?: string[];
+} {
   const r = resource as {
     Properties: {
       CallbackURLs?: string[];
+      LogoutURLs?: string[];
       Environment?: { Variables: { MCP_EDGE_ROUTES?: string } };
       PolicyDocument?: { Statement: { Condition?: { StringEquals?: Record<string, string[]> } }[] };
     };
@@ -172,6 +179,7 @@ function routeListsOf(resource: unknown): { routes?: string[]; kmsRoutes?: strin
     ...(env ? { routes: (JSON.parse(env) as { from: string }[]).map((x) => x.from) } : {}),
     ...(kms ? { kmsRoutes: kms } : {}),
     ...(r.Properties.CallbackURLs ? { callbacks: r.Properties.CallbackURLs } : {}),
+    ...(r.Properties.LogoutURLs ? { logouts: r.Properties.LogoutURLs } : {}),
   };
 }
 
@@ -180,12 +188,14 @@ function withoutRouteLists(resource: unknown): unknown {
   const copy = structuredClone(resource) as {
     Properties: {
       CallbackURLs?: unknown;
+      LogoutURLs?: unknown;
       Environment?: { Variables: Record<string, unknown> };
       PolicyDocument?: { Statement: { Condition?: { StringEquals?: Record<string, unknown> } }[] };
     };
   };
   if (copy.Properties.Environment) copy.Properties.Environment.Variables.MCP_EDGE_ROUTES = '<routes>';
   if (copy.Properties.CallbackURLs) copy.Properties.CallbackURLs = '<routes>';
+  if (copy.Properties.LogoutURLs) copy.Properties.LogoutURLs = '<routes>';
   for (const statement of copy.Properties.PolicyDocument?.Statement ?? []) {
     if (statement.Condition?.StringEquals?.['kms:EncryptionContext:route']) {
       statement.Condition.StringEquals['kms:EncryptionContext:route'] = '<routes>';
