@@ -160,6 +160,14 @@ export const routeSchema = z
         message: 'needs "upstream.clientId": a secret belongs to a pre-registered client',
       });
     }
+    if (route.upstream?.clientSecret && !route.upstream.authorizationServer) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'authorizationServer'],
+        message:
+          'is needed with "upstream.clientSecret": the secret is sent only to the token endpoint of this issuer, never to one an upstream names',
+      });
+    }
     if (route.path === undefined) {
       const derived = mcpPathOf(route.to);
       const problem = describeMcpPathProblem(derived);
