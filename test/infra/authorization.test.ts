@@ -125,6 +125,7 @@ describe('authorization function', () => {
       'MCP_EDGE_KMS_KEY_ARN',
       'MCP_EDGE_ORIGIN_VERIFY',
       'MCP_EDGE_ROUTES',
+      'MCP_EDGE_SEALING_SECRET_ARN',
       'MCP_EDGE_SIGNING_KEY_ARN',
       'MCP_EDGE_TABLE',
       'NODE_OPTIONS',
@@ -173,13 +174,16 @@ describe('authorization function', () => {
     }
   });
 
-  it('has no vault key access (it cannot decrypt upstream tokens) and reads no secret', () => {
+  it('has no vault key access (it cannot decrypt upstream tokens) and reads only the sealing secret', () => {
     const kms = statements('authorization').filter((st) => actionsOf(st).some((a) => a.startsWith('kms:')));
     const outsideDynamo = kms.filter(
       (st) => !(st.Condition?.StringEquals && 'kms:ViaService' in st.Condition.StringEquals),
     );
     expect(outsideDynamo.map((st) => actionsOf(st))).toEqual([['kms:GetPublicKey', 'kms:Sign']]);
-    expect(resourcesAllowed(statements('authorization'), 'secretsmanager:GetSecretValue')).toEqual([]);
+    // The record key's source (functions/core/store/record-mac.ts): no IdP or upstream secret.
+    expect(resourcesAllowed(statements('authorization'), 'secretsmanager:GetSecretValue')).toEqual([
+      { Ref: expect.stringMatching(/^ProxySealingSecret/) },
+    ]);
   });
 });
 
