@@ -150,6 +150,8 @@ describe('signing out of the gateway and of the identity provider', () => {
     expect(done.headers.getSetCookie()).toContain(
       `${names.freshLogin}=1; Path=/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax`,
     );
+    // A sign-in begun before and abandoned cannot finish silently afterwards.
+    expect(done.headers.getSetCookie().some((c) => c.startsWith(`${names.signIn}=;`))).toBe(true);
     expect(await connectionsStatus(browser, A)).toBe(401);
 
     // On to the provider's end_session_endpoint (RP-Initiated Logout 1.0) with the client's id and

@@ -84,6 +84,24 @@ function codeFields(c: Record<string, unknown>): unknown[] {
   ];
 }
 
+function redeemedBy(item: Record<string, unknown>, grantId: string): RedeemResult {
+  return {
+    ok: true,
+    code: {
+      route: item.route as string,
+      userId: item.userId as string,
+      clientId: item.clientId as string,
+      redirectUri: item.redirectUri as string,
+      redirectUriSent: item.redirectUriSent as boolean,
+      codeChallenge: item.codeChallenge as string,
+      resource: item.resource as string,
+      scope: item.scope as string,
+      grantId,
+      issuedAt: item.createdAt as number,
+    },
+  };
+}
+
 export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
   const { ddb, tableName, records } = deps;
   const clock = deps.clock ?? systemClock;
@@ -137,21 +155,7 @@ export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
         // Matched every binding but was not written by the gateway: consumed, and no code.
         if (!records.verify(codeKey(code), codeFields(item!), item!.mac))
           return { ok: false, reason: 'unknown' };
-        return {
-          ok: true,
-          code: {
-            route: item!.route,
-            userId: item!.userId,
-            clientId: item!.clientId,
-            redirectUri: item!.redirectUri,
-            redirectUriSent: item!.redirectUriSent,
-            codeChallenge: item!.codeChallenge,
-            resource: item!.resource,
-            scope: item!.scope,
-            grantId,
-            issuedAt: item!.createdAt,
-          },
-        };
+        return redeemedBy(item!, grantId);
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
       }
@@ -161,6 +165,9 @@ export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
       if (!item || !records.verify(codeKey(code), codeFields(item), item.mac)) {
         return { ok: false, reason: 'unknown' };
       }
+      // Our own redemption, whose answer was lost and whose retry (the SDK's) then found it done:
+      // the grant id is this request's random one, so no other request can have written it.
+      if (item.grantId === grantId) return redeemedBy(item, grantId);
       if (typeof item.redeemedAt === 'number' && typeof item.grantId === 'string') {
         return {
           ok: false,

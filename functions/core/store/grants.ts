@@ -307,22 +307,32 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       // Checked before the claim: once a token is claimed, a concurrent reuse may revoke the grant,
       // and the one winner must still get its answer (exactly one success per token).
       if (!(await store.grantExists(grant))) return { ok: false, reason: 'revoked' };
+      const claim = randomToken(16);
       try {
         await ddb.send(
           new UpdateCommand({
             TableName: tableName,
             Key: refreshKey(token),
-            UpdateExpression: 'SET #state = :rotated, rotatedAt = :now',
+            UpdateExpression: 'SET #state = :rotated, rotatedAt = :now, rotatedBy = :claim',
             ConditionExpression: '#state = :active',
             ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: { ':rotated': 'rotated', ':active': 'active', ':now': now },
+            ExpressionAttributeValues: {
+              ':rotated': 'rotated',
+              ':active': 'active',
+              ':now': now,
+              ':claim': claim,
+            },
           }),
         );
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
-        // Another request rotated it first: this is a second use of one refresh token.
-        await store.revokeGrant(grant);
-        return { ok: false, reason: 'reused', grant };
+        // Our own claim, whose answer was lost and whose retry (the SDK's) then found it taken, is
+        // no reuse: the claim value is this request's random one.
+        if ((await readRefresh(token))?.rotatedBy !== claim) {
+          // Another request rotated it first: this is a second use of one refresh token.
+          await store.revokeGrant(grant);
+          return { ok: false, reason: 'reused', grant };
+        }
       }
       // The grant lives as long as its newest refresh token.
       await ddb
@@ -363,8 +373,12 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
 
     async revokeClient(userId, route, clientId) {
       const pk = grantPartition(userId);
-      // First the mark, then the grants: a code approved before this moment and redeemed during or
-      // after it finds the mark (createGrant), or its grant is among those deleted below.
+      // First the remembered consent, so no new code is issued without asking the person again;
+      // then the mark, then the grants: a code approved before the mark and redeemed during or
+      // after this finds the mark (createGrant), or its grant is among those deleted below.
+      await ddb.send(
+        new DeleteCommand({ TableName: tableName, Key: { pk, sk: consentSortKey(route, clientId) } }),
+      );
       const now = clock.now();
       await ddb.send(
         new PutCommand({
@@ -393,9 +407,6 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
         }
         start = out.LastEvaluatedKey;
       } while (start);
-      await ddb.send(
-        new DeleteCommand({ TableName: tableName, Key: { pk, sk: consentSortKey(route, clientId) } }),
-      );
     },
   };
   return store;

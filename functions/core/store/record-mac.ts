@@ -61,6 +61,8 @@ export function createRecordMac(key: Uint8Array): RecordMac {
       const given = Buffer.from(tag, 'base64url');
       return given.byteLength === 32 && timingSafeEqual(given, compute(itemKey, fields));
     },
-    subkey: (label) => new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), `mcp-edge/${label}`, 32)),
+    // Its own label prefix: no subkey label can derive the tag key.
+    subkey: (label) =>
+      new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), `mcp-edge/subkey/${label}`, 32)),
   };
 }

@@ -1,4 +1,4 @@
-import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomToken } from '../crypto/random.ts';
 import type { Clock } from '../store/clock.ts';
 import { isConditionFailure, vaultKey } from '../store/keys.ts';
@@ -77,8 +77,13 @@ export function createLease(deps: {
         );
         return leaseId;
       } catch (error) {
-        if (isConditionFailure(error)) return undefined;
-        throw error;
+        if (!isConditionFailure(error)) throw error;
+        // Our own take, whose answer was lost and whose retry (the SDK's) then found it held: the
+        // lease id is this call's random one.
+        const { Item } = await ddb.send(
+          new GetCommand({ TableName: tableName, Key: vaultKey(key.route, key.user), ConsistentRead: true }),
+        );
+        return Item?.leaseId === leaseId ? leaseId : undefined;
       }
     },
 

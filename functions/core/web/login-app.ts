@@ -166,10 +166,13 @@ identity provider in another browser is not ended from here.)</p>`
         200,
         'Signed out',
         html`${scope}<p>The identity provider offers no sign-out, so its session in this browser may
-still be open: the next sign-in here asks for your credentials again. Close the browser, or sign out
-at the identity provider, to end it.</p>`,
+still be open: the next sign-in on ${route.host} asks for your credentials again, but another
+route of this gateway may sign the next person in silently. Close the browser, or sign out at the
+identity provider, to end it.</p>`,
       );
   done.headers.append('set-cookie', clearCookie(names.session));
+  // A sign-in begun before the sign-out (and abandoned) must not finish silently afterwards.
+  done.headers.append('set-cookie', clearCookie(names.signIn));
   done.headers.append('set-cookie', secureCookie(names.freshLogin, '1', FRESH_LOGIN_MAX_AGE));
   return done;
 }
