@@ -238,6 +238,26 @@ describe('signing out of the gateway and of the identity provider', () => {
     expect(await connectionsStatus(bob, A)).toBe(200);
   });
 
+  it('after signing out everywhere, a silent sign-in on another route in a browser that kept the provider’s session is refused, and the next one asks for credentials', async () => {
+    const browser = newBrowser();
+    await signIn(browser, A, 'erin');
+    expect(browser.prompts).toEqual(['login']);
+    // Signed out everywhere on A; the browser never reaches the provider's sign-out page.
+    expect((await postSignOut(browser, A, true)).status).toBe(200);
+    // Route B has no fresh-login cookie in this browser: the provider signs the old person in silently.
+    const start = await browser.request(new URL(`${B}${LOGIN}`));
+    const authorization = new URL(start.headers.get('location')!);
+    expect(authorization.searchParams.get('prompt')).toBeNull();
+    const end = await browser.follow(authorization, 'erin', (url) => url.pathname === CALLBACK);
+    expect(browser.prompts).toEqual(['login']);
+    expectRefusal(await browser.request(end.url), 403, 'login_not_fresh');
+    expect(browser.cookie('localhost', cookieNames(B).session)).toBeUndefined();
+    // The refusal marked this browser on B: the next sign-in asks for credentials, and succeeds.
+    await signIn(browser, B, 'erin');
+    expect(browser.prompts).toEqual(['login', 'login']);
+    expect(await connectionsStatus(browser, B)).toBe(200);
+  });
+
   it('refuses a sign-out everywhere from another site or without the page’s token, ending nothing', async () => {
     const browser = newBrowser();
     await signIn(browser, A, 'dave');

@@ -254,8 +254,23 @@ export function createSignIn(options: {
           'The identity provider signed you in without asking for your credentials.',
         );
       }
+      // After "sign out everywhere" (any route, any browser), the provider must have asked for
+      // credentials since: otherwise its session from before would sign the next person in on a
+      // route whose browser never saw the sign-out.
+      const userId = userIdFor(as.issuer, claims.sub);
+      const signedOutAt = await sessions.signedOutEverywhereAt(userId);
+      if (
+        signedOutAt !== undefined &&
+        // auth_time has whole seconds: the second of the sign-out counts as after it.
+        !(typeof claims.auth_time === 'number' && claims.auth_time >= Math.floor(signedOutAt / 1000))
+      ) {
+        return fail(
+          'login_not_fresh',
+          'The identity provider signed you in without asking for your credentials.',
+        );
+      }
       const session = await sessions.createSession({
-        userId: userIdFor(as.issuer, claims.sub),
+        userId,
         issuer: as.issuer,
         email: typeof claims.email === 'string' ? claims.email : undefined,
         name: typeof claims.name === 'string' ? claims.name : undefined,

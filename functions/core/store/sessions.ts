@@ -39,6 +39,11 @@ export interface SessionStore {
   deleteSession(id: string | null | undefined): Promise<void>;
   /** Ends every session of a person ("sign out everywhere"); returns how many were listed. */
   deleteUserSessions(userId: string): Promise<number>;
+  /**
+   * When the person last signed out everywhere (epoch ms), if within the last 30 days: a later
+   * sign-in on any route must come from a fresh authentication at the identity provider.
+   */
+  signedOutEverywhereAt(userId: string): Promise<number | undefined>;
 }
 
 const DEFAULT_SESSION_TTL = 8 * 3600;
@@ -55,6 +60,14 @@ const DEFAULT_SESSION_TTL = 8 * 3600;
 function userSessionsPartition(userId: string): string {
   return `session#user#${sha256Base64url(userId)}`;
 }
+
+/** The person's "signed out everywhere" mark, in the same partition (not a session's `pk`). */
+function signedOutKey(userId: string) {
+  return { pk: userSessionsPartition(userId), sk: 'signed-out' };
+}
+
+/** How long the mark is kept: as long as a fresh-login cookie after a sign-out. */
+const SIGNED_OUT_MARK_MS = 30 * 86_400_000;
 
 /** A session item's `pk` as the index stores it: `session#` and a SHA-256 (base64url). */
 const SESSION_PK = /^session#[A-Za-z0-9_-]{43}$/;
@@ -134,8 +147,33 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       await ddb.send(new DeleteCommand({ TableName: tableName, Key: sessionKey(id) }));
     },
 
+    async signedOutEverywhereAt(userId) {
+      const { Item: mark } = await ddb.send(
+        new GetCommand({ TableName: tableName, Key: signedOutKey(userId), ConsistentRead: true }),
+      );
+      if (!mark || typeof mark.signedOutAt !== 'number') return undefined;
+      if (mark.signedOutAt + SIGNED_OUT_MARK_MS < clock.now()) return undefined;
+      return options.records.verify(signedOutKey(userId), [userId, mark.signedOutAt], mark.mac)
+        ? mark.signedOutAt
+        : undefined;
+    },
+
     async deleteUserSessions(userId) {
       const partition = userSessionsPartition(userId);
+      // First the mark: a sign-in anywhere that the provider completes without asking for
+      // credentials again (its older authentication) is refused from now on (signin.ts).
+      const at = clock.now();
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            ...signedOutKey(userId),
+            signedOutAt: at,
+            mac: options.records.tag(signedOutKey(userId), [userId, at]),
+            ttl: ttlSeconds(at + SIGNED_OUT_MARK_MS),
+          },
+        }),
+      );
       let listed = 0;
       let start: Record<string, unknown> | undefined;
       do {

@@ -65,10 +65,16 @@ export function createLoginApp(deps: LoginAppDeps): (request: Request) => Promis
         // A transaction that was presented with its own state is used up whatever the outcome; a
         // callback that did not present it (forged, stale, another tab's) leaves it for the real one.
         const used = finished.code !== 'login_state_invalid';
-        return refusalPage(
+        const refused = refusalPage(
           finished.code,
           used ? { headers: { 'set-cookie': clearCookie(names.signIn) } } : {},
         );
+        // Not fresh (a sign-out elsewhere): the next sign-in in this browser asks the provider to
+        // ask for credentials (prompt=login, max_age=0).
+        if (finished.code === 'login_not_fresh') {
+          refused.headers.append('set-cookie', secureCookie(names.freshLogin, '1', FRESH_LOGIN_MAX_AGE));
+        }
+        return refused;
       }
       const maxAge = Math.max(0, Math.floor((finished.sessionExpiresAt - Date.now()) / 1000));
       return redirect(finished.returnTo, {}, [

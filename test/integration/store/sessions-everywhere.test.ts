@@ -31,7 +31,10 @@ describe('sign out everywhere', () => {
     expect(await s.deleteUserSessions('carol')).toBe(3);
     for (const { id } of carol) expect(await s.getSession(id)).toBeUndefined();
     expect(await s.getSession(dave.id)).toBeDefined();
-    expect(await partition('carol')).toEqual([]);
+    // Only the mark is left: when carol signed out everywhere (a later sign-in must be fresh).
+    expect((await partition('carol')).map((item) => item.sk)).toEqual(['signed-out']);
+    expect(await s.signedOutEverywhereAt('carol')).toBeTypeOf('number');
+    expect(await s.signedOutEverywhereAt('dave')).toBeUndefined();
     expect(await s.deleteUserSessions('carol')).toBe(0);
   });
 
