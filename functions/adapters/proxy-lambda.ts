@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createKmsSigner } from '../core/authorization/signer.ts';
 import type { RouteConfig } from '../core/config/schema.ts';
+import { deriveKey } from '../core/crypto/derive-key.ts';
 import type { McpProxyDeps } from '../core/proxy/mcp-endpoint.ts';
 import { RouteTable } from '../core/routes.ts';
 import { createRecordMac, recordKeyFrom } from '../core/store/record-mac.ts';
@@ -90,10 +90,7 @@ export async function proxyLambdaServices(
       return value;
     },
   });
-  const sealingKey = createHash('sha256')
-    .update('mcp-edge/proxy-sealing/v1\n')
-    .update(sealingSecret)
-    .digest();
+  const sealingKey = deriveKey(sealingSecret, 'proxy-sealing/v1');
   const { proxy } = createProxyServices({
     ddb,
     tableName,

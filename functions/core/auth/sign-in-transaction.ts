@@ -1,6 +1,6 @@
-import { hkdfSync } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { open, seal } from '../crypto/aes-gcm.ts';
+import { deriveKey } from '../crypto/derive-key.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { randomToken } from '../crypto/random.ts';
 
@@ -67,9 +67,7 @@ export interface SignInTransactions {
 }
 
 function derive(seed: Uint8Array, label: string): string {
-  return Buffer.from(hkdfSync('sha256', seed, new Uint8Array(0), `mcp-edge/sign-in/${label}`, 32)).toString(
-    'base64url',
-  );
+  return Buffer.from(deriveKey(seed, `sign-in/${label}`)).toString('base64url');
 }
 
 function aad(route: string, binding: string): Uint8Array {

@@ -1,4 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256Base64url } from '../crypto/hash.ts';
 import type { Route } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
 import { GrantRevokedError, type GrantStore } from '../store/grants.ts';
@@ -97,7 +98,7 @@ export async function tokenEndpoint(
       if (!verifier || !VERIFIER.test(verifier)) {
         return oauthError('code_verifier_invalid');
       }
-      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const challenge = sha256Base64url(verifier);
       const redeemed = await deps.codes.redeem(
         code,
         {

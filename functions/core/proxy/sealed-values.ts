@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { open, seal } from '../crypto/aes-gcm.ts';
+import { deriveKey } from '../crypto/derive-key.ts';
 
 /**
  * Values the proxy hands to MCP clients and must get back unchanged and only from the same person
@@ -31,10 +31,7 @@ function aad(kind: SealedKind, bound: SealBinding): Uint8Array {
 export function createSealer(key: Uint8Array): Sealer {
   if (key.byteLength !== 32) throw new TypeError('the sealing key must be 32 bytes');
   const keys = new Map<SealedKind, Uint8Array>(
-    (['session', 'request-state'] as const).map((kind) => [
-      kind,
-      createHash('sha256').update(key).update(`mcp-edge/sealing/${kind}`).digest(),
-    ]),
+    (['session', 'request-state'] as const).map((kind) => [kind, deriveKey(key, `sealing/${kind}`)]),
   );
   return {
     seal(kind, bound, value) {

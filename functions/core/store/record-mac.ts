@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveKey } from '../crypto/derive-key.ts';
 import type { ItemKey } from './keys.ts';
 
 /**
@@ -28,7 +29,7 @@ export interface RecordMac {
 
 /** The record key from the stack's sealing secret (or the local gateway's sealing key file). */
 export function recordKeyFrom(secret: string | Uint8Array): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, new Uint8Array(0), 'mcp-edge/record-mac/v1', 32));
+  return deriveKey(secret, 'record-mac/v1');
 }
 
 /**
@@ -49,7 +50,7 @@ function canonical(value: unknown): string {
 
 export function createRecordMac(key: Uint8Array): RecordMac {
   if (key.byteLength !== 32) throw new TypeError('a record key must be 32 bytes');
-  const tagKey = hkdfSync('sha256', key, new Uint8Array(0), 'mcp-edge/record-tag/v1', 32);
+  const tagKey = deriveKey(key, 'record-tag/v1');
   const compute = (itemKey: ItemKey, fields: readonly unknown[]) =>
     createHmac('sha256', Buffer.from(tagKey))
       .update(canonical(['mcp-edge/record/v1', itemKey.pk, itemKey.sk, fields]))
@@ -62,7 +63,6 @@ export function createRecordMac(key: Uint8Array): RecordMac {
       return given.byteLength === 32 && timingSafeEqual(given, compute(itemKey, fields));
     },
     // Its own label prefix: no subkey label can derive the tag key.
-    subkey: (label) =>
-      new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), `mcp-edge/subkey/${label}`, 32)),
+    subkey: (label) => deriveKey(key, `subkey/${label}`),
   };
 }
