@@ -7,6 +7,8 @@ import { authorizationSettingsSchema } from '../core/config/schema.ts';
 import { recordKeyFrom } from '../core/store/record-mac.ts';
 import { createKmsCipher } from '../core/vault/kms-cipher.ts';
 import { AWS_CLIENT_SETTINGS } from './aws-clients.ts';
+import { documentClientTable } from './document-client-table.ts';
+import { kmsFromClient } from './kms.ts';
 import { lambdaSettings } from './lambda-env.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -31,7 +33,7 @@ export async function lambdaServices(
   const keyId = env.MCP_EDGE_KMS_KEY_ARN;
   if (!tableName || !keyId) throw new Error('MCP_EDGE_TABLE and MCP_EDGE_KMS_KEY_ARN must be set');
   const idp = env.MCP_EDGE_IDP ? idpSchema.parse(JSON.parse(env.MCP_EDGE_IDP)) : undefined;
-  const kms = new KMSClient(AWS_CLIENT_SETTINGS);
+  const kms = kmsFromClient(new KMSClient(AWS_CLIENT_SETTINGS));
   const signingKey = env.MCP_EDGE_SIGNING_KEY_ARN;
   // The trust policy, pre-registered clients and token lifetimes, checked with the config schema.
   const authorization = env.MCP_EDGE_AUTHORIZATION
@@ -61,7 +63,7 @@ export async function lambdaServices(
   const services = createServices({
     routes,
     recordKey,
-    dynamo: new DynamoDBClient(AWS_CLIENT_SETTINGS),
+    table: documentClientTable(new DynamoDBClient(AWS_CLIENT_SETTINGS)),
     tableName,
     cipher: createKmsCipher({ kms, keyId }),
     ...(signingKey ? { signer: createKmsSigner({ kms, keyId: signingKey }) } : {}),

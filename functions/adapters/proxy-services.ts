@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAccessTokenVerifier } from '../core/authorization/access-token.ts';
 import { createGrantChecks } from '../core/proxy/grant-checks.ts';
 import { cachingVerifier } from '../core/proxy/inbound-auth.ts';
@@ -11,10 +10,11 @@ import type { Route, RouteTable } from '../core/routes.ts';
 import type { Clock } from '../core/store/clock.ts';
 import { createGrantStore } from '../core/store/grants.ts';
 import type { RecordMac } from '../core/store/record-mac.ts';
+import type { Table } from '../core/store/table.ts';
 import type { Vault } from '../core/vault/vault.ts';
 
 export interface ProxyParts {
-  readonly ddb: DynamoDBDocumentClient;
+  readonly table: Table;
   readonly tableName: string;
   readonly routes: RouteTable;
   readonly vault: Pick<Vault, 'get'>;
@@ -49,7 +49,7 @@ export function createProxyServices(parts: ProxyParts): { proxy: McpProxyDeps; c
     return client;
   };
   const grants = createGrantStore({
-    ddb: parts.ddb,
+    table: parts.table,
     tableName: parts.tableName,
     clock: parts.clock,
     records: parts.records,

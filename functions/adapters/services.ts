@@ -1,5 +1,3 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createSignIn, type IdentityProviderSettings } from '../core/auth/signin.ts';
 import { createAccessTokenVerifier } from '../core/authorization/access-token.ts';
 import { createClientDocuments } from '../core/authorization/client-documents.ts';
@@ -18,6 +16,7 @@ import { createMcpClientStore } from '../core/store/mcp-clients.ts';
 import { createRecordMac } from '../core/store/record-mac.ts';
 import { createSessionStore } from '../core/store/sessions.ts';
 import { createStateStore } from '../core/store/state.ts';
+import type { Table } from '../core/store/table.ts';
 import type { Cipher } from '../core/vault/cipher.ts';
 import type { AuthorizationAppDeps } from '../core/web/authorization-app.ts';
 import type { CallbackAppDeps } from '../core/web/callback-app.ts';
@@ -39,7 +38,13 @@ export interface ServiceParts {
    * authorization function has one; without it `authorization` is absent.
    */
   readonly signer?: TokenSigner;
-  readonly dynamo: DynamoDBClient;
+  /** The table client of login, connect, callback and authorization (the AWS SDK's DocumentClient). */
+  readonly table: Table;
+  /**
+   * The proxy's table client: in Lambda the proxy's signed-fetch client (its bundle carries no AWS
+   * SDK); the local gateway gives it the same kind. Default: `table`.
+   */
+  readonly proxyTable?: Table;
   readonly tableName: string;
   readonly cipher: Cipher;
   /** Absent when no identity provider is configured: sign-in then answers with a clear page. */
@@ -70,9 +75,8 @@ export interface ServiceParts {
 
 /** Everything the login, connect and callback apps use, built once per container. */
 export function createServices(parts: ServiceParts) {
-  const ddb = DynamoDBDocumentClient.from(parts.dynamo, { marshallOptions: { removeUndefinedValues: true } });
   const store = {
-    ddb,
+    table: parts.table,
     tableName: parts.tableName,
     clock: parts.clock,
     records: createRecordMac(parts.recordKey),
@@ -153,8 +157,18 @@ export function createServices(parts: ServiceParts) {
     signer && parts.sealingKey
       ? createProxyServices({
           ...store,
+          table: parts.proxyTable ?? parts.table,
           routes,
-          vault,
+          vault: parts.proxyTable
+            ? createVaultServices({
+                ...store,
+                table: parts.proxyTable,
+                routes,
+                cipher: parts.cipher,
+                configuredSecret: parts.configuredSecret,
+                ca: parts.ca,
+              }).vault
+            : vault,
           publicKey: () => signer.publicKey(),
           sealingKey: parts.sealingKey,
           ca: parts.ca,

@@ -1,10 +1,10 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createOutboundFetch } from '../core/http/outbound-fetch.ts';
 import type { OutboundFetch } from '../core/oauth/types.ts';
 import type { Route, RouteTable } from '../core/routes.ts';
 import type { Clock } from '../core/store/clock.ts';
 import type { RecordMac } from '../core/store/record-mac.ts';
 import { createRegistrationStore } from '../core/store/registrations.ts';
+import type { Table } from '../core/store/table.ts';
 import type { Cipher } from '../core/vault/cipher.ts';
 import type { ClientSecretResolver } from '../core/vault/client-auth.ts';
 import { createVault } from '../core/vault/vault.ts';
@@ -20,7 +20,7 @@ function sameIssuer(a: string, b: string): boolean {
 
 /** What the vault needs around it: the table, its cipher, outbound fetches and client secrets. */
 export interface VaultParts {
-  readonly ddb: DynamoDBDocumentClient;
+  readonly table: Table;
   readonly tableName: string;
   readonly clock?: Clock;
   /** Authenticates the registration records (record-mac.ts). */
@@ -38,7 +38,7 @@ export interface VaultParts {
  * (connect, callback) and the proxy, which refreshes upstream tokens.
  */
 export function createVaultServices(parts: VaultParts) {
-  const store = { ddb: parts.ddb, tableName: parts.tableName, clock: parts.clock };
+  const store = { table: parts.table, tableName: parts.tableName, clock: parts.clock };
   const registrations = createRegistrationStore({ ...store, records: parts.records, cipher: parts.cipher });
 
   // One guarded fetch per route: private addresses only where the route opted in.

@@ -26,6 +26,19 @@ export interface DynamoLocalOptions {
   readonly startTimeoutMs?: number;
 }
 
+/**
+ * The AWS settings of a client of a local endpoint, as environment variables (what the proxy's
+ * signed-fetch clients read in Lambda): the endpoint, a fixed region and dummy credentials.
+ */
+export function localAwsEnv(endpoint: string): NodeJS.ProcessEnv {
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_REGION: 'local',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
+}
+
 /** A DynamoDB client for a local endpoint: fixed region and dummy credentials. */
 export function localDynamoClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({

@@ -2,6 +2,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { responseToResult } from '../adapters/apigateway.ts';
+import { documentClientTable } from '../adapters/document-client-table.ts';
+import { createFetchTable } from '../adapters/fetch-table.ts';
 import { createServices, type Services } from '../adapters/services.ts';
 import type { IdentityProviderSettings } from '../core/auth/signin.ts';
 import { createLocalSigner } from '../core/authorization/signer.ts';
@@ -12,8 +14,9 @@ import type { ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
 import { describeRoute, type Route } from '../core/routes.ts';
 import type { Clock } from '../core/store/clock.ts';
 import { recordKeyFrom } from '../core/store/record-mac.ts';
+import type { Table } from '../core/store/table.ts';
 import { createLocalCipher } from '../core/vault/cipher.ts';
-import { type DynamoLocal, startDynamoLocal } from './dynamo.ts';
+import { type DynamoLocal, localAwsEnv, startDynamoLocal } from './dynamo.ts';
 import { buildLocalHandlers } from './handlers.ts';
 import {
   BodyTooLargeError,
@@ -48,6 +51,11 @@ export interface LocalGatewayOptions {
 export interface LocalGateway {
   readonly routes: readonly Route[];
   readonly dynamo: DynamoLocal;
+  /**
+   * The proxy's table client: signed fetch to DynamoDB Local, as the proxy function uses in AWS
+   * (the other functions share `dynamo.client`, the AWS SDK's).
+   */
+  readonly proxyTable: Table;
   readonly services: Services;
   stop(): Promise<void>;
 }
@@ -102,9 +110,11 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
   }
   const dynamo = await startDynamoLocal();
   const sealingKey = options.sealingKey ?? randomBytes(32);
+  const proxyTable = createFetchTable({ env: localAwsEnv(dynamo.endpoint) });
   const services = createServices({
     routes: options.config.routes,
-    dynamo: dynamo.client,
+    table: documentClientTable(dynamo.client),
+    proxyTable,
     tableName: dynamo.tableName,
     cipher: createLocalCipher(options.vaultKey ?? randomBytes(32)),
     signer: createLocalSigner(options.signingKey ?? newSigningKey()),
@@ -182,5 +192,5 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     if (e.code === 'EADDRINUSE') throw new Error(`a listener could not start: port in use (${e.message})`);
     throw error;
   }
-  return { routes, dynamo, services, stop };
+  return { routes, dynamo, proxyTable, services, stop };
 }

@@ -13,6 +13,7 @@ import { type AuthorizationFixture, startAuthorizationFixture } from '../support
 import { type GatewayTokens, gatewayTokens, TEST_CLIENT } from '../support/gateway-tokens.ts';
 import { caFetch, type HttpBrowser } from '../support/http-browser.ts';
 import { expectRefusal } from '../support/refusals.ts';
+import { observeTable } from '../support/table-observer.ts';
 import { SessionRecorder, sessionUpstream } from '../support/upstreams/session-upstream.ts';
 
 /** Runs `task` over `items`, at most `limit` at a time, keeping the order of the results. */
@@ -170,7 +171,9 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       upstreamMcp: sessionUpstream(recorder),
       config: () => ({ mcpClients: [{ ...TEST_CLIENT, redirectUris: [...TEST_CLIENT.redirectUris] }] }),
     });
-    // Every DynamoDB call of every gateway function (they share this client and its middleware).
+    // Every DynamoDB call of every gateway function: the proxy's own signed-fetch table client, and
+    // the AWS SDK client the other functions share (its middleware).
+    observeTable(fx.gateway.proxyTable, (operation) => tableCalls.push(operation));
     fx.gateway.dynamo.client.middlewareStack.add(
       (next, context) => async (args) => {
         tableCalls.push(String(context.commandName));

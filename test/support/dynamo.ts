@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
+import { documentClientTable } from '../../functions/adapters/document-client-table.ts';
 import { createRecordMac, type RecordMac } from '../../functions/core/store/record-mac.ts';
+import type { Table } from '../../functions/core/store/table.ts';
 import { type DynamoLocal, startDynamoLocal } from '../../functions/local/dynamo.ts';
 
 export interface DynamoFixture {
-  /** A DocumentClient on the instance (the same kind the handlers get injected). */
+  /** The stores' table client on the instance (the DocumentClient kind the handlers but the proxy get). */
+  readonly table: Table;
+  /** A raw DocumentClient on the instance, for tests that inspect or plant items. */
   readonly ddb: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly local: DynamoLocal;
@@ -20,9 +24,11 @@ export interface DynamoFixture {
 export function useDynamoLocal(): DynamoFixture {
   let local: DynamoLocal | undefined;
   let ddb: DynamoDBDocumentClient | undefined;
+  let table: Table | undefined;
   beforeAll(async () => {
     local = await startDynamoLocal();
     ddb = DynamoDBDocumentClient.from(local.client);
+    table = documentClientTable(local.client);
   });
   afterAll(async () => {
     await local?.stop();
@@ -37,11 +43,26 @@ export function useDynamoLocal(): DynamoFixture {
     get ddb() {
       return started(ddb);
     },
+    get table() {
+      return started(table);
+    },
     get tableName() {
       return started(local).tableName;
     },
     get local() {
       return started(local);
+    },
+  };
+}
+
+/** Spies on every operation of a table client: `count()` is how many calls it made since. */
+export function spyOnTable(table: Table): { count(): number; restore(): void } {
+  const operations = ['get', 'put', 'update', 'delete', 'query'] as const;
+  const spies = operations.map((operation) => vi.spyOn(table, operation));
+  return {
+    count: () => spies.reduce((n, spy) => n + spy.mock.calls.length, 0),
+    restore: () => {
+      for (const spy of spies) spy.mockRestore();
     },
   };
 }

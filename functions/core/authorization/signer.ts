@@ -1,9 +1,9 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
-import {
-  GetPublicKeyCommand,
-  type GetPublicKeyCommandOutput,
-  SignCommand,
-  type SignCommandOutput,
+import type {
+  GetPublicKeyCommandInput,
+  GetPublicKeyCommandOutput,
+  SignCommandInput,
+  SignCommandOutput,
 } from '@aws-sdk/client-kms';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 
@@ -36,10 +36,13 @@ export function createLocalSigner(privateKeyPem: string): TokenSigner {
   };
 }
 
-/** The two KMS operations the signer uses; a `KMSClient` satisfies it. */
+/**
+ * The two KMS operations the signer uses (functions/adapters/kms.ts: over a `KMSClient`, or over
+ * signed fetch for the proxy, which only asks for the public key).
+ */
 export interface KmsSigningApi {
-  send(command: SignCommand): Promise<SignCommandOutput>;
-  send(command: GetPublicKeyCommand): Promise<GetPublicKeyCommandOutput>;
+  sign(input: SignCommandInput): Promise<Pick<SignCommandOutput, 'Signature'>>;
+  getPublicKey(input: GetPublicKeyCommandInput): Promise<Pick<GetPublicKeyCommandOutput, 'PublicKey'>>;
 }
 
 /**
@@ -53,19 +56,17 @@ export function createKmsSigner(options: { kms: KmsSigningApi; keyId: string }):
   return {
     async sign(signingInput) {
       const digest = createHash('sha256').update(signingInput).digest();
-      const out = await kms.send(
-        new SignCommand({
-          KeyId: keyId,
-          Message: digest,
-          MessageType: 'DIGEST',
-          SigningAlgorithm: 'ECDSA_SHA_256',
-        }),
-      );
+      const out = await kms.sign({
+        KeyId: keyId,
+        Message: digest,
+        MessageType: 'DIGEST',
+        SigningAlgorithm: 'ECDSA_SHA_256',
+      });
       if (!out.Signature) throw new Error('KMS returned no signature');
       return derToJose(out.Signature, 32);
     },
     publicKey() {
-      publicKey ??= kms.send(new GetPublicKeyCommand({ KeyId: keyId })).then((out) => {
+      publicKey ??= kms.getPublicKey({ KeyId: keyId }).then((out) => {
         if (!out.PublicKey) throw new Error('KMS returned no public key');
         return createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' });
       });

@@ -1,4 +1,3 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
 import { type AuthenticatedStoreDeps, codeKey, isConditionFailure } from './keys.ts';
@@ -103,7 +102,7 @@ function redeemedBy(item: Record<string, unknown>, grantId: string): RedeemResul
 }
 
 export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
-  const { ddb, tableName, records } = deps;
+  const { table, tableName, records } = deps;
   const clock = deps.clock ?? systemClock;
   return {
     async issue(input) {
@@ -111,18 +110,16 @@ export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
       const now = clock.now();
       const expiresAt = now + CODE_TTL_SECONDS * 1000;
       const fields = { ...input, redirectUriSent: input.redirectUriSent ?? true, createdAt: now, expiresAt };
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: {
-            ...codeKey(code),
-            ...fields,
-            mac: records.tag(codeKey(code), codeFields(fields)),
-            ttl: ttlSeconds(expiresAt + REPLAY_WINDOW_SECONDS * 1000),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await table.put({
+        TableName: tableName,
+        Item: {
+          ...codeKey(code),
+          ...fields,
+          mac: records.tag(codeKey(code), codeFields(fields)),
+          ttl: ttlSeconds(expiresAt + REPLAY_WINDOW_SECONDS * 1000),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
       return code;
     },
 
@@ -130,28 +127,26 @@ export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
       if (!isRandomToken(code)) return { ok: false, reason: 'unknown' };
       const now = clock.now();
       try {
-        const { Attributes: item } = await ddb.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: codeKey(code),
-            UpdateExpression: 'SET redeemedAt = :now, grantId = :grant',
-            ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(redeemedAt) AND clientId = :client AND ${
-              // RFC 6749 §4.1.3: required and identical when the authorization request had it.
-              presented.redirectUri === undefined ? 'redirectUriSent = :redirect' : 'redirectUri = :redirect'
-            } AND codeChallenge = :challenge AND #resource = :resource AND #route = :route AND expiresAt > :now`,
-            ExpressionAttributeNames: { '#resource': 'resource', '#route': 'route' },
-            ExpressionAttributeValues: {
-              ':now': now,
-              ':grant': grantId,
-              ':client': presented.clientId,
-              ':redirect': presented.redirectUri ?? false,
-              ':challenge': presented.challenge,
-              ':resource': presented.resource,
-              ':route': presented.route,
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
+        const { Attributes: item } = await table.update({
+          TableName: tableName,
+          Key: codeKey(code),
+          UpdateExpression: 'SET redeemedAt = :now, grantId = :grant',
+          ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(redeemedAt) AND clientId = :client AND ${
+            // RFC 6749 §4.1.3: required and identical when the authorization request had it.
+            presented.redirectUri === undefined ? 'redirectUriSent = :redirect' : 'redirectUri = :redirect'
+          } AND codeChallenge = :challenge AND #resource = :resource AND #route = :route AND expiresAt > :now`,
+          ExpressionAttributeNames: { '#resource': 'resource', '#route': 'route' },
+          ExpressionAttributeValues: {
+            ':now': now,
+            ':grant': grantId,
+            ':client': presented.clientId,
+            ':redirect': presented.redirectUri ?? false,
+            ':challenge': presented.challenge,
+            ':resource': presented.resource,
+            ':route': presented.route,
+          },
+          ReturnValues: 'ALL_NEW',
+        });
         // Matched every binding but was not written by the gateway: consumed, and no code.
         if (!records.verify(codeKey(code), codeFields(item!), item!.mac))
           return { ok: false, reason: 'unknown' };
@@ -159,9 +154,11 @@ export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
       }
-      const { Item: item } = await ddb.send(
-        new GetCommand({ TableName: tableName, Key: codeKey(code), ConsistentRead: true }),
-      );
+      const { Item: item } = await table.get({
+        TableName: tableName,
+        Key: codeKey(code),
+        ConsistentRead: true,
+      });
       if (!item || !records.verify(codeKey(code), codeFields(item), item.mac)) {
         return { ok: false, reason: 'unknown' };
       }

@@ -1,4 +1,3 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import type { UpstreamAuthorization } from '../oauth/upstream-discovery.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
@@ -22,9 +21,7 @@ export function createDiscoveryCache(deps: AuthenticatedStoreDeps & { ttlSeconds
   });
   return {
     async get(route: string, upstream: string): Promise<UpstreamAuthorization | undefined> {
-      const { Item } = await deps.ddb.send(
-        new GetCommand({ TableName: deps.tableName, Key: key(route, upstream) }),
-      );
+      const { Item } = await deps.table.get({ TableName: deps.tableName, Key: key(route, upstream) });
       if (!Item || typeof Item.expiresAt !== 'number' || Item.expiresAt <= clock.now()) return undefined;
       if (
         !deps.records.verify(key(route, upstream), [route, upstream, Item.value, Item.expiresAt], Item.mac)
@@ -40,18 +37,16 @@ export function createDiscoveryCache(deps: AuthenticatedStoreDeps & { ttlSeconds
     async put(route: string, upstream: string, value: UpstreamAuthorization): Promise<void> {
       const expiresAt = clock.now() + (deps.ttlSeconds ?? DISCOVERY_TTL_SECONDS) * 1000;
       const json = JSON.stringify(value);
-      await deps.ddb.send(
-        new PutCommand({
-          TableName: deps.tableName,
-          Item: {
-            ...key(route, upstream),
-            value: json,
-            expiresAt,
-            mac: deps.records.tag(key(route, upstream), [route, upstream, json, expiresAt]),
-            ttl: ttlSeconds(expiresAt),
-          },
-        }),
-      );
+      await deps.table.put({
+        TableName: deps.tableName,
+        Item: {
+          ...key(route, upstream),
+          value: json,
+          expiresAt,
+          mac: deps.records.tag(key(route, upstream), [route, upstream, json, expiresAt]),
+          ttl: ttlSeconds(expiresAt),
+        },
+      });
     },
   };
 }

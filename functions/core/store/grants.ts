@@ -1,4 +1,3 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
@@ -120,7 +119,7 @@ const grantFields = (g: Record<string, unknown>) => [
 const refreshFields = (r: Record<string, unknown>) => [...grantFields(r), r.expiresAt];
 
 export function createGrantStore(options: GrantStoreOptions): GrantStore {
-  const { ddb, tableName, records } = options;
+  const { table, tableName, records } = options;
   const clock = options.clock ?? systemClock;
   const consentKey = (userId: string, route: string, clientId: string): ItemKey => ({
     pk: grantPartition(userId),
@@ -146,27 +145,23 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     const now = clock.now();
     const expiresAt = now + refreshTtlMs;
     const fields = { ...grant, createdAt: now, expiresAt };
-    await ddb.send(
-      new PutCommand({
-        TableName: tableName,
-        Item: {
-          ...refreshKey(token),
-          ...fields,
-          state: 'active',
-          mac: records.tag(refreshKey(token), refreshFields(fields)),
-          ttl: ttlSeconds(expiresAt),
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await table.put({
+      TableName: tableName,
+      Item: {
+        ...refreshKey(token),
+        ...fields,
+        state: 'active',
+        mac: records.tag(refreshKey(token), refreshFields(fields)),
+        ttl: ttlSeconds(expiresAt),
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
     return token;
   };
 
   /** The refresh token's record, if the gateway wrote it. */
   const readRefresh = async (token: string) => {
-    const { Item } = await ddb.send(
-      new GetCommand({ TableName: tableName, Key: refreshKey(token), ConsistentRead: true }),
-    );
+    const { Item } = await table.get({ TableName: tableName, Key: refreshKey(token), ConsistentRead: true });
     return Item && records.verify(refreshKey(token), refreshFields(Item), Item.mac) ? Item : undefined;
   };
   const verifiedConsent = (userId: string, item: Record<string, unknown>) =>
@@ -180,34 +175,30 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     async rememberConsent(userId, consent) {
       const now = clock.now();
       const key = consentKey(userId, consent.route, consent.clientId);
-      await ddb.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: key,
-          UpdateExpression:
-            'SET #route = :route, clientId = :client, clientName = :name, clientKind = :kind, #scope = :scope, updatedAt = :now, mac = :mac, createdAt = if_not_exists(createdAt, :now)',
-          ExpressionAttributeNames: { '#route': 'route', '#scope': 'scope' },
-          ExpressionAttributeValues: {
-            ':route': consent.route,
-            ':client': consent.clientId,
-            ':name': consent.clientName,
-            ':kind': consent.clientKind,
-            ':scope': consent.scope,
-            ':now': now,
-            ':mac': records.tag(key, consentFields({ ...consent, updatedAt: now })),
-          },
-        }),
-      );
+      await table.update({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression:
+          'SET #route = :route, clientId = :client, clientName = :name, clientKind = :kind, #scope = :scope, updatedAt = :now, mac = :mac, createdAt = if_not_exists(createdAt, :now)',
+        ExpressionAttributeNames: { '#route': 'route', '#scope': 'scope' },
+        ExpressionAttributeValues: {
+          ':route': consent.route,
+          ':client': consent.clientId,
+          ':name': consent.clientName,
+          ':kind': consent.clientKind,
+          ':scope': consent.scope,
+          ':now': now,
+          ':mac': records.tag(key, consentFields({ ...consent, updatedAt: now })),
+        },
+      });
     },
 
     async getConsent(userId, route, clientId) {
-      const { Item } = await ddb.send(
-        new GetCommand({
-          TableName: tableName,
-          Key: consentKey(userId, route, clientId),
-          ConsistentRead: true,
-        }),
-      );
+      const { Item } = await table.get({
+        TableName: tableName,
+        Key: consentKey(userId, route, clientId),
+        ConsistentRead: true,
+      });
       return Item && verifiedConsent(userId, Item) ? toConsent(Item) : undefined;
     },
 
@@ -215,15 +206,13 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       const items: Record<string, unknown>[] = [];
       let start: Record<string, unknown> | undefined;
       do {
-        const out = await ddb.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': grantPartition(userId), ':prefix': 'consent#' },
-            ExclusiveStartKey: start,
-            ConsistentRead: true,
-          }),
-        );
+        const out = await table.query({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': grantPartition(userId), ':prefix': 'consent#' },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        });
         items.push(...(out.Items ?? []));
         start = out.LastEvaluatedKey;
       } while (start);
@@ -235,20 +224,18 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       const expiresAt = now + refreshTtlMs;
       const fields = { ...grant, createdAt: now };
       try {
-        await ddb.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: {
-              ...grantKey(grant),
-              ...fields,
-              mac: records.tag(grantKey(grant), grantFields(fields)),
-              expiresAt,
-              ttl: ttlSeconds(expiresAt),
-            },
-            // A replayed code may have revoked this grant (left a tombstone) before it was created.
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
+        await table.put({
+          TableName: tableName,
+          Item: {
+            ...grantKey(grant),
+            ...fields,
+            mac: records.tag(grantKey(grant), grantFields(fields)),
+            expiresAt,
+            ttl: ttlSeconds(expiresAt),
+          },
+          // A replayed code may have revoked this grant (left a tombstone) before it was created.
+          ConditionExpression: 'attribute_not_exists(pk)',
+        });
       } catch (error) {
         if (isConditionFailure(error)) throw new GrantRevokedError();
         throw error;
@@ -256,13 +243,11 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       if (authorizedAt !== undefined) {
         // Read after the grant exists: a revocation either wrote its mark before this read (seen
         // here) or queried the grants after this write (and deleted this one). Either way it wins.
-        const { Item: mark } = await ddb.send(
-          new GetCommand({
-            TableName: tableName,
-            Key: revocationKey(grant.userId, grant.route, grant.clientId),
-            ConsistentRead: true,
-          }),
-        );
+        const { Item: mark } = await table.get({
+          TableName: tableName,
+          Key: revocationKey(grant.userId, grant.route, grant.clientId),
+          ConsistentRead: true,
+        });
         if (mark && typeof mark.revokedAt === 'number' && mark.revokedAt >= authorizedAt) {
           await store.revokeGrant(grant);
           throw new GrantRevokedError('client_revoked');
@@ -272,9 +257,7 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     },
 
     async grantExists(ref) {
-      const { Item } = await ddb.send(
-        new GetCommand({ TableName: tableName, Key: grantKey(ref), ConsistentRead: true }),
-      );
+      const { Item } = await table.get({ TableName: tableName, Key: grantKey(ref), ConsistentRead: true });
       return (
         Item !== undefined &&
         Item.revoked !== true &&
@@ -309,21 +292,19 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       if (!(await store.grantExists(grant))) return { ok: false, reason: 'revoked' };
       const claim = randomToken(16);
       try {
-        await ddb.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: refreshKey(token),
-            UpdateExpression: 'SET #state = :rotated, rotatedAt = :now, rotatedBy = :claim',
-            ConditionExpression: '#state = :active',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: {
-              ':rotated': 'rotated',
-              ':active': 'active',
-              ':now': now,
-              ':claim': claim,
-            },
-          }),
-        );
+        await table.update({
+          TableName: tableName,
+          Key: refreshKey(token),
+          UpdateExpression: 'SET #state = :rotated, rotatedAt = :now, rotatedBy = :claim',
+          ConditionExpression: '#state = :active',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':rotated': 'rotated',
+            ':active': 'active',
+            ':now': now,
+            ':claim': claim,
+          },
+        });
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         // Our own claim, whose answer was lost and whose retry (the SDK's) then found it taken, is
@@ -335,17 +316,15 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
         }
       }
       // The grant lives as long as its newest refresh token.
-      await ddb
-        .send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: grantKey(grant),
-            UpdateExpression: 'SET expiresAt = :exp, #ttl = :ttl',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: { '#ttl': 'ttl' },
-            ExpressionAttributeValues: { ':exp': now + refreshTtlMs, ':ttl': ttlSeconds(now + refreshTtlMs) },
-          }),
-        )
+      await table
+        .update({
+          TableName: tableName,
+          Key: grantKey(grant),
+          UpdateExpression: 'SET expiresAt = :exp, #ttl = :ttl',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':exp': now + refreshTtlMs, ':ttl': ttlSeconds(now + refreshTtlMs) },
+        })
         .catch((error) => {
           if (!isConditionFailure(error)) throw error;
         });
@@ -356,12 +335,10 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       // A tombstone, not a delete: a grant revoked before its creation (a code replayed while the
       // first exchange is still running) must not be created afterwards.
       const expiresAt = clock.now() + refreshTtlMs;
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: { ...grantKey(ref), ...ref, revoked: true, expiresAt, ttl: ttlSeconds(expiresAt) },
-        }),
-      );
+      await table.put({
+        TableName: tableName,
+        Item: { ...grantKey(ref), ...ref, revoked: true, expiresAt, ttl: ttlSeconds(expiresAt) },
+      });
     },
 
     async grantOfRefreshToken(token, presented) {
@@ -376,34 +353,28 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       // First the remembered consent, so no new code is issued without asking the person again;
       // then the mark, then the grants: a code approved before the mark and redeemed during or
       // after this finds the mark (createGrant), or its grant is among those deleted below.
-      await ddb.send(
-        new DeleteCommand({ TableName: tableName, Key: { pk, sk: consentSortKey(route, clientId) } }),
-      );
+      await table.delete({ TableName: tableName, Key: { pk, sk: consentSortKey(route, clientId) } });
       const now = clock.now();
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: {
-            ...revocationKey(userId, route, clientId),
-            revokedAt: now,
-            ttl: ttlSeconds(now + REVOCATION_MARK_MS),
-          },
-        }),
-      );
+      await table.put({
+        TableName: tableName,
+        Item: {
+          ...revocationKey(userId, route, clientId),
+          revokedAt: now,
+          ttl: ttlSeconds(now + REVOCATION_MARK_MS),
+        },
+      });
       let start: Record<string, unknown> | undefined;
       do {
-        const out = await ddb.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': pk, ':prefix': grantSortPrefix(route, clientId) },
-            ProjectionExpression: 'pk, sk',
-            ExclusiveStartKey: start,
-            ConsistentRead: true,
-          }),
-        );
+        const out = await table.query({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': grantSortPrefix(route, clientId) },
+          ProjectionExpression: 'pk, sk',
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        });
         for (const item of out.Items ?? []) {
-          await ddb.send(new DeleteCommand({ TableName: tableName, Key: { pk: item.pk, sk: item.sk } }));
+          await table.delete({ TableName: tableName, Key: { pk: item.pk, sk: item.sk } });
         }
         start = out.LastEvaluatedKey;
       } while (start);

@@ -1,11 +1,11 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import type { Clock } from './clock.ts';
 import type { RecordMac } from './record-mac.ts';
+import type { Table } from './table.ts';
 
-/** What every store takes by injection: the DocumentClient, the table, and the time. */
+/** What every store takes by injection: the table client, the table's name, and the time. */
 export interface StoreDeps {
-  readonly ddb: DynamoDBDocumentClient;
+  readonly table: Table;
   readonly tableName: string;
   /** Default: the system clock. */
   readonly clock?: Clock;

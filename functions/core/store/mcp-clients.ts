@@ -1,4 +1,3 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
 import { type AuthenticatedStoreDeps, mcpClientKey } from './keys.ts';
@@ -48,7 +47,7 @@ function clientFields(c: Record<string, unknown>): unknown[] {
 }
 
 export function createMcpClientStore(deps: AuthenticatedStoreDeps): McpClientStore {
-  const { ddb, tableName } = deps;
+  const { table, tableName } = deps;
   const clock = deps.clock ?? systemClock;
   return {
     async register(input) {
@@ -56,27 +55,27 @@ export function createMcpClientStore(deps: AuthenticatedStoreDeps): McpClientSto
       const issuedAt = clock.now();
       const expiresAt = issuedAt + REGISTERED_CLIENT_TTL_DAYS * 86_400_000;
       const client: RegisteredClient = { ...input, clientId, issuedAt };
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: {
-            ...mcpClientKey(clientId),
-            ...client,
-            expiresAt,
-            mac: deps.records.tag(mcpClientKey(clientId), clientFields({ ...client, expiresAt })),
-            ttl: ttlSeconds(expiresAt),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await table.put({
+        TableName: tableName,
+        Item: {
+          ...mcpClientKey(clientId),
+          ...client,
+          expiresAt,
+          mac: deps.records.tag(mcpClientKey(clientId), clientFields({ ...client, expiresAt })),
+          ttl: ttlSeconds(expiresAt),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
       return client;
     },
     async get(clientId, route) {
       if (!isRegisteredClientId(clientId)) return undefined;
       // Consistent: a client that registers and authorizes at once must be found.
-      const { Item } = await ddb.send(
-        new GetCommand({ TableName: tableName, Key: mcpClientKey(clientId), ConsistentRead: true }),
-      );
+      const { Item } = await table.get({
+        TableName: tableName,
+        Key: mcpClientKey(clientId),
+        ConsistentRead: true,
+      });
       if (!Item || Item.route !== route || !((Item.expiresAt as number) > clock.now())) return undefined;
       if (!deps.records.verify(mcpClientKey(clientId), clientFields(Item), Item.mac)) return undefined;
       return {

@@ -1,4 +1,3 @@
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import type { Cipher, EncryptedBlob } from '../vault/cipher.ts';
 import { systemClock } from './clock.ts';
@@ -37,9 +36,11 @@ export function createRegistrationStore(deps: AuthenticatedStoreDeps & { cipher:
   ];
   return {
     async get(route: string, issuer: string): Promise<Registration | undefined> {
-      const { Item } = await deps.ddb.send(
-        new GetCommand({ TableName: deps.tableName, Key: key(route, issuer), ConsistentRead: true }),
-      );
+      const { Item } = await deps.table.get({
+        TableName: deps.tableName,
+        Key: key(route, issuer),
+        ConsistentRead: true,
+      });
       if (!Item || !deps.records.verify(key(route, issuer), tagged(route, issuer, Item), Item.mac)) {
         return undefined;
       }
@@ -60,14 +61,12 @@ export function createRegistrationStore(deps: AuthenticatedStoreDeps & { cipher:
      */
     async forget(route: string, issuer: string, clientId: string): Promise<void> {
       try {
-        await deps.ddb.send(
-          new DeleteCommand({
-            TableName: deps.tableName,
-            Key: key(route, issuer),
-            ConditionExpression: 'clientId = :c',
-            ExpressionAttributeValues: { ':c': clientId },
-          }),
-        );
+        await deps.table.delete({
+          TableName: deps.tableName,
+          Key: key(route, issuer),
+          ConditionExpression: 'clientId = :c',
+          ExpressionAttributeValues: { ':c': clientId },
+        });
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
       }
@@ -94,14 +93,12 @@ export function createRegistrationStore(deps: AuthenticatedStoreDeps & { cipher:
         mac: deps.records.tag(key(route, issuer), tagged(route, issuer, fields)),
       };
       const write = (condition: string, values?: Record<string, unknown>) =>
-        deps.ddb.send(
-          new PutCommand({
-            TableName: deps.tableName,
-            Item: item,
-            ConditionExpression: condition,
-            ExpressionAttributeValues: values,
-          }),
-        );
+        deps.table.put({
+          TableName: deps.tableName,
+          Item: item,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+        });
       try {
         await write('attribute_not_exists(pk)');
         return registration;
@@ -112,9 +109,11 @@ export function createRegistrationStore(deps: AuthenticatedStoreDeps & { cipher:
       if (stored) return stored;
       // What is there does not verify (it was not written by the gateway): replace it, unless it
       // changed meanwhile (then whoever changed it wins, as with a concurrent registration).
-      const { Item: present } = await deps.ddb.send(
-        new GetCommand({ TableName: deps.tableName, Key: key(route, issuer), ConsistentRead: true }),
-      );
+      const { Item: present } = await deps.table.get({
+        TableName: deps.tableName,
+        Key: key(route, issuer),
+        ConsistentRead: true,
+      });
       try {
         if (present?.mac === undefined) await write('attribute_not_exists(mac)');
         else await write('mac = :old', { ':old': present.mac });

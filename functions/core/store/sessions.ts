@@ -1,4 +1,3 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
@@ -78,7 +77,7 @@ function sessionFields(s: Session): unknown[] {
 }
 
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
-  const { ddb, tableName } = options;
+  const { table, tableName } = options;
   const clock = options.clock ?? systemClock;
 
   return {
@@ -95,38 +94,36 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         expiresAt,
       };
       // The index item first: every session that exists is then listed for sign-out-everywhere.
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: {
-            pk: userSessionsPartition(input.userId),
-            sk: sessionKey(id).pk,
-            expiresAt,
-            ttl: ttlSeconds(expiresAt),
-          },
-        }),
-      );
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: {
-            ...sessionKey(id),
-            ...session,
-            mac: options.records.tag(sessionKey(id), sessionFields(session)),
-            ttl: ttlSeconds(expiresAt),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await table.put({
+        TableName: tableName,
+        Item: {
+          pk: userSessionsPartition(input.userId),
+          sk: sessionKey(id).pk,
+          expiresAt,
+          ttl: ttlSeconds(expiresAt),
+        },
+      });
+      await table.put({
+        TableName: tableName,
+        Item: {
+          ...sessionKey(id),
+          ...session,
+          mac: options.records.tag(sessionKey(id), sessionFields(session)),
+          ttl: ttlSeconds(expiresAt),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
       return { id, expiresAt };
     },
 
     async getSession(id, now) {
       if (!isRandomToken(id)) return undefined;
       // Consistent: a sign-out must take effect on the very next request.
-      const { Item: item } = await ddb.send(
-        new GetCommand({ TableName: tableName, Key: sessionKey(id), ConsistentRead: true }),
-      );
+      const { Item: item } = await table.get({
+        TableName: tableName,
+        Key: sessionKey(id),
+        ConsistentRead: true,
+      });
       if (!item || !(typeof item.expiresAt === 'number' && item.expiresAt > (now ?? clock.now()))) {
         return undefined;
       }
@@ -144,13 +141,15 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
 
     async deleteSession(id) {
       if (!isRandomToken(id)) return;
-      await ddb.send(new DeleteCommand({ TableName: tableName, Key: sessionKey(id) }));
+      await table.delete({ TableName: tableName, Key: sessionKey(id) });
     },
 
     async signedOutEverywhereAt(userId) {
-      const { Item: mark } = await ddb.send(
-        new GetCommand({ TableName: tableName, Key: signedOutKey(userId), ConsistentRead: true }),
-      );
+      const { Item: mark } = await table.get({
+        TableName: tableName,
+        Key: signedOutKey(userId),
+        ConsistentRead: true,
+      });
       if (!mark || typeof mark.signedOutAt !== 'number') return undefined;
       if (mark.signedOutAt + SIGNED_OUT_MARK_MS < clock.now()) return undefined;
       return options.records.verify(signedOutKey(userId), [userId, mark.signedOutAt], mark.mac)
@@ -163,29 +162,25 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       // First the mark: a sign-in anywhere that the provider completes without asking for
       // credentials again (its older authentication) is refused from now on (signin.ts).
       const at = clock.now();
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: {
-            ...signedOutKey(userId),
-            signedOutAt: at,
-            mac: options.records.tag(signedOutKey(userId), [userId, at]),
-            ttl: ttlSeconds(at + SIGNED_OUT_MARK_MS),
-          },
-        }),
-      );
+      await table.put({
+        TableName: tableName,
+        Item: {
+          ...signedOutKey(userId),
+          signedOutAt: at,
+          mac: options.records.tag(signedOutKey(userId), [userId, at]),
+          ttl: ttlSeconds(at + SIGNED_OUT_MARK_MS),
+        },
+      });
       let listed = 0;
       let start: Record<string, unknown> | undefined;
       do {
-        const page = await ddb.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': partition },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
+        const page = await table.query({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': partition },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        });
         const sessionPks = (page.Items ?? [])
           .map((item) => item.sk)
           .filter((sk): sk is string => typeof sk === 'string' && SESSION_PK.test(sk));
@@ -194,8 +189,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         for (let i = 0; i < sessionPks.length; i += 10) {
           await Promise.all(
             sessionPks.slice(i, i + 10).map(async (pk) => {
-              await ddb.send(new DeleteCommand({ TableName: tableName, Key: { pk, sk: 'session' } }));
-              await ddb.send(new DeleteCommand({ TableName: tableName, Key: { pk: partition, sk: pk } }));
+              await table.delete({ TableName: tableName, Key: { pk, sk: 'session' } });
+              await table.delete({ TableName: tableName, Key: { pk: partition, sk: pk } });
             }),
           );
         }

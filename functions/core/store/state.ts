@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { open, seal } from '../crypto/aes-gcm.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
@@ -117,14 +116,16 @@ export function singleUseRecords<T extends object>(
   kind: SingleUseKind,
   ttl: number,
 ): SingleUseRecords<T> {
-  const { ddb, tableName } = deps;
+  const { table, tableName } = deps;
   const clock = deps.clock ?? systemClock;
   if (!(ttl > 0)) throw new TypeError('a single-use record needs a positive TTL');
 
   async function classify(value: string, expected: SingleUseBinding, now: number): Promise<StateRefusal> {
-    const { Item: item } = await ddb.send(
-      new GetCommand({ TableName: tableName, Key: singleUseKey(kind, value), ConsistentRead: true }),
-    );
+    const { Item: item } = await table.get({
+      TableName: tableName,
+      Key: singleUseKey(kind, value),
+      ConsistentRead: true,
+    });
     if (!item) return 'state_unknown';
     if (!(typeof item.expiresAt === 'number' && item.expiresAt > now)) return 'state_expired';
     if (item.bindingHash !== sha256Base64url(expected.binding)) return 'state_other_browser';
@@ -143,28 +144,26 @@ export function singleUseRecords<T extends object>(
       const expiresAt = createdAt + ttl * 1000;
       const key = singleUseKey(kind, state);
       const bindingHash = sha256Base64url(bound.binding);
-      await ddb.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: {
-            ...key,
-            route: bound.route,
-            ...(bound.userId === undefined ? {} : { userId: bound.userId }),
-            bindingHash,
-            createdAt,
-            expiresAt,
-            ttl: ttlSeconds(expiresAt),
-            data: sealData(
-              deps.records,
-              kind,
-              state,
-              dataAad(key.pk, bound.route, bound.userId, bindingHash),
-              data,
-            ),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await table.put({
+        TableName: tableName,
+        Item: {
+          ...key,
+          route: bound.route,
+          ...(bound.userId === undefined ? {} : { userId: bound.userId }),
+          bindingHash,
+          createdAt,
+          expiresAt,
+          ttl: ttlSeconds(expiresAt),
+          data: sealData(
+            deps.records,
+            kind,
+            state,
+            dataAad(key.pk, bound.route, bound.userId, bindingHash),
+            data,
+          ),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
       return { state, expiresAt };
     },
 
@@ -185,16 +184,14 @@ export function singleUseRecords<T extends object>(
         values[':user'] = expected.userId;
       }
       try {
-        const { Attributes: item } = await ddb.send(
-          new DeleteCommand({
-            TableName: tableName,
-            Key: singleUseKey(kind, value),
-            ConditionExpression: `attribute_exists(pk) AND bindingHash = :binding AND ${userCondition} AND #route = :route AND expiresAt > :now`,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_OLD',
-          }),
-        );
+        const { Attributes: item } = await table.delete({
+          TableName: tableName,
+          Key: singleUseKey(kind, value),
+          ConditionExpression: `attribute_exists(pk) AND bindingHash = :binding AND ${userCondition} AND #route = :route AND expiresAt > :now`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_OLD',
+        });
         if (!item) return { ok: false, code: 'state_unknown' };
         const data = openData<T>(
           deps.records,

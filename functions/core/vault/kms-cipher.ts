@@ -1,20 +1,25 @@
-import {
-  DecryptCommand,
-  type DecryptCommandOutput,
-  GenerateDataKeyCommand,
-  type GenerateDataKeyCommandOutput,
+import type {
+  DecryptCommandInput,
+  DecryptCommandOutput,
+  GenerateDataKeyCommandInput,
+  GenerateDataKeyCommandOutput,
 } from '@aws-sdk/client-kms';
 import { open, seal } from '../crypto/aes-gcm.ts';
 import { type Cipher, checkBlob, contextAad, DecryptError, type EncryptionContext } from './cipher.ts';
 
-/** The two KMS operations the cipher uses; a `KMSClient` satisfies it. */
+/**
+ * The two KMS operations the cipher uses (functions/adapters/kms.ts: over a `KMSClient`, or over
+ * signed fetch for the proxy).
+ */
 export interface KmsApi {
-  send(command: GenerateDataKeyCommand): Promise<GenerateDataKeyCommandOutput>;
-  send(command: DecryptCommand): Promise<DecryptCommandOutput>;
+  generateDataKey(
+    input: GenerateDataKeyCommandInput,
+  ): Promise<Pick<GenerateDataKeyCommandOutput, 'Plaintext' | 'CiphertextBlob' | 'KeyId'>>;
+  decrypt(input: DecryptCommandInput): Promise<Pick<DecryptCommandOutput, 'Plaintext'>>;
 }
 
 export interface KmsCipherOptions {
-  /** A `KMSClient`, created once at module scope by the handler. */
+  /** KMS, created once at module scope by the handler. */
   readonly kms: KmsApi;
   /** The symmetric KMS key (id, ARN or alias ARN). */
   readonly keyId: string;
@@ -38,13 +43,11 @@ export function createKmsCipher(options: KmsCipherOptions): Cipher {
   const { kms, keyId } = options;
   return {
     async encrypt(plaintext, context) {
-      const out = await kms.send(
-        new GenerateDataKeyCommand({
-          KeyId: keyId,
-          KeySpec: 'AES_256',
-          EncryptionContext: kmsContext(context),
-        }),
-      );
+      const out = await kms.generateDataKey({
+        KeyId: keyId,
+        KeySpec: 'AES_256',
+        EncryptionContext: kmsContext(context),
+      });
       if (!out.Plaintext || !out.CiphertextBlob) throw new Error('KMS GenerateDataKey returned no data key');
       const dataKey = out.Plaintext;
       try {
@@ -67,13 +70,11 @@ export function createKmsCipher(options: KmsCipherOptions): Cipher {
       if (!b.edk) throw new DecryptError('blob has no KMS-encrypted data key');
       let dataKey: Uint8Array | undefined;
       try {
-        const out = await kms.send(
-          new DecryptCommand({
-            CiphertextBlob: Buffer.from(b.edk, 'base64url'),
-            EncryptionContext: kmsContext(context),
-            KeyId: keyId,
-          }),
-        );
+        const out = await kms.decrypt({
+          CiphertextBlob: Buffer.from(b.edk, 'base64url'),
+          EncryptionContext: kmsContext(context),
+          KeyId: keyId,
+        });
         dataKey = out.Plaintext;
       } catch (cause) {
         if (cause instanceof Error && REFUSALS.has(cause.name)) {

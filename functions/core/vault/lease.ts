@@ -1,7 +1,7 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomToken } from '../crypto/random.ts';
 import type { Clock } from '../store/clock.ts';
 import { isConditionFailure, vaultKey } from '../store/keys.ts';
+import type { Table } from '../store/table.ts';
 import type { updateExpression } from './item.ts';
 
 /**
@@ -44,60 +44,60 @@ export function pollDelay(attempt: number): number {
 }
 
 export function createLease(deps: {
-  readonly ddb: DynamoDBDocumentClient;
+  readonly table: Table;
   readonly tableName: string;
   readonly clock: Clock;
   readonly leaseMs: number;
 }): Lease {
-  const { ddb, tableName, clock, leaseMs } = deps;
+  const { table, tableName, clock, leaseMs } = deps;
   return {
     async take(key, version) {
       const leaseId = randomToken(16);
       const now = clock.now();
       try {
-        await ddb.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: vaultKey(key.route, key.user),
-            UpdateExpression: 'SET #leaseUntil = :until, #leaseId = :lease',
-            ConditionExpression:
-              'attribute_exists(pk) AND #version = :v AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)',
-            ExpressionAttributeNames: {
-              '#leaseUntil': 'leaseUntil',
-              '#leaseId': 'leaseId',
-              '#version': 'version',
-            },
-            ExpressionAttributeValues: {
-              ':until': now + leaseMs,
-              ':lease': leaseId,
-              ':v': version,
-              ':now': now,
-            },
-          }),
-        );
+        await table.update({
+          TableName: tableName,
+          Key: vaultKey(key.route, key.user),
+          UpdateExpression: 'SET #leaseUntil = :until, #leaseId = :lease',
+          ConditionExpression:
+            'attribute_exists(pk) AND #version = :v AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)',
+          ExpressionAttributeNames: {
+            '#leaseUntil': 'leaseUntil',
+            '#leaseId': 'leaseId',
+            '#version': 'version',
+          },
+          ExpressionAttributeValues: {
+            ':until': now + leaseMs,
+            ':lease': leaseId,
+            ':v': version,
+            ':now': now,
+          },
+        });
         return leaseId;
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         // Our own take, whose answer was lost and whose retry (the SDK's) then found it held: the
         // lease id is this call's random one.
-        const { Item } = await ddb.send(
-          new GetCommand({ TableName: tableName, Key: vaultKey(key.route, key.user), ConsistentRead: true }),
-        );
+        const { Item } = await table.get({
+          TableName: tableName,
+          Key: vaultKey(key.route, key.user),
+          ConsistentRead: true,
+        });
         return Item?.leaseId === leaseId ? leaseId : undefined;
       }
     },
 
     async extend(key, leaseId, signal) {
       try {
-        await ddb.send(
-          new UpdateCommand({
+        await table.update(
+          {
             TableName: tableName,
             Key: vaultKey(key.route, key.user),
             UpdateExpression: 'SET #leaseUntil = :until',
             ConditionExpression: '#leaseId = :lease',
             ExpressionAttributeNames: { '#leaseUntil': 'leaseUntil', '#leaseId': 'leaseId' },
             ExpressionAttributeValues: { ':until': clock.now() + leaseMs, ':lease': leaseId },
-          }),
+          },
           { abortSignal: signal },
         );
         return true;
@@ -115,22 +115,22 @@ export function createLease(deps: {
       };
       try {
         if (write === 'delete') {
-          await ddb.send(
-            new DeleteCommand({
+          await table.delete(
+            {
               ...common,
               ExpressionAttributeNames: { '#leaseId': 'leaseId' },
               ExpressionAttributeValues: { ':lease': leaseId },
-            }),
+            },
             { abortSignal: signal },
           );
         } else {
-          await ddb.send(
-            new UpdateCommand({
+          await table.update(
+            {
               ...common,
               UpdateExpression: write.UpdateExpression,
               ExpressionAttributeNames: { ...write.ExpressionAttributeNames, '#leaseId': 'leaseId' },
               ExpressionAttributeValues: { ...write.values, ':lease': leaseId },
-            }),
+            },
             { abortSignal: signal },
           );
         }

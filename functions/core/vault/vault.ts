@@ -1,4 +1,3 @@
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../store/clock.ts';
 import { type StoreDeps, VAULT_SORT_PREFIX, vaultKey, vaultPartition } from '../store/keys.ts';
 import type { UpstreamRefreshOutcome } from '../telemetry.ts';
@@ -125,7 +124,7 @@ async function within<T>(ms: number, work: (signal: AbortSignal) => Promise<T>):
 const MIN_REQUEST_MS = 250;
 
 export function createVault(options: VaultOptions): Vault {
-  const { ddb, tableName, cipher } = options;
+  const { table, tableName, cipher } = options;
   const clock: Clock = options.clock ?? systemClock;
   const skewMs = (options.refreshSkewSeconds ?? 60) * 1000;
   const leaseMs = (options.leaseSeconds ?? 15) * 1000;
@@ -146,12 +145,14 @@ export function createVault(options: VaultOptions): Vault {
   const clockMarginMs = Math.min(1000, leaseMs / 10);
   /** Kept free after the refresh request: time to renew the lease before the upstream's answer is stored. */
   const renewReserveMs = leaseMs / 3;
-  const lease = createLease({ ddb, tableName, clock, leaseMs });
+  const lease = createLease({ table, tableName, clock, leaseMs });
 
   const read = async (key: VaultKey) => {
-    const { Item } = await ddb.send(
-      new GetCommand({ TableName: tableName, Key: vaultKey(key.route, key.user), ConsistentRead: true }),
-    );
+    const { Item } = await table.get({
+      TableName: tableName,
+      Key: vaultKey(key.route, key.user),
+      ConsistentRead: true,
+    });
     return Item as VaultItem | undefined;
   };
 
@@ -336,19 +337,17 @@ export function createVault(options: VaultOptions): Vault {
         [...remove, ...LEASE_FIELDS],
         ['#createdAt = if_not_exists(#createdAt, :now)', '#version = if_not_exists(#version, :zero) + :one'],
       );
-      await ddb.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: vaultKey(key.route, key.user),
-          UpdateExpression: update.UpdateExpression,
-          ExpressionAttributeNames: {
-            ...update.ExpressionAttributeNames,
-            '#createdAt': 'createdAt',
-            '#version': 'version',
-          },
-          ExpressionAttributeValues: { ...update.values, ':now': now, ':zero': 0, ':one': 1 },
-        }),
-      );
+      await table.update({
+        TableName: tableName,
+        Key: vaultKey(key.route, key.user),
+        UpdateExpression: update.UpdateExpression,
+        ExpressionAttributeNames: {
+          ...update.ExpressionAttributeNames,
+          '#createdAt': 'createdAt',
+          '#version': 'version',
+        },
+        ExpressionAttributeValues: { ...update.values, ':now': now, ':zero': 0, ':one': 1 },
+      });
     },
 
     async get(key, getOptions = {}) {
@@ -409,16 +408,14 @@ export function createVault(options: VaultOptions): Vault {
       const connections: VaultConnection[] = [];
       let start: Record<string, unknown> | undefined;
       do {
-        const page = await ddb.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ProjectionExpression: '#route, issuer, #scope, expiresAt, updatedAt, hasRefreshToken',
-            ExpressionAttributeNames: { '#route': 'route', '#scope': 'scope' },
-            ExpressionAttributeValues: { ':pk': vaultPartition(user), ':prefix': VAULT_SORT_PREFIX },
-            ExclusiveStartKey: start,
-          }),
-        );
+        const page = await table.query({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ProjectionExpression: '#route, issuer, #scope, expiresAt, updatedAt, hasRefreshToken',
+          ExpressionAttributeNames: { '#route': 'route', '#scope': 'scope' },
+          ExpressionAttributeValues: { ':pk': vaultPartition(user), ':prefix': VAULT_SORT_PREFIX },
+          ExclusiveStartKey: start,
+        });
         for (const row of page.Items ?? []) {
           connections.push({
             route: row.route as string,
@@ -435,13 +432,11 @@ export function createVault(options: VaultOptions): Vault {
     },
 
     async delete(key) {
-      const { Attributes } = await ddb.send(
-        new DeleteCommand({
-          TableName: tableName,
-          Key: vaultKey(key.route, key.user),
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
+      const { Attributes } = await table.delete({
+        TableName: tableName,
+        Key: vaultKey(key.route, key.user),
+        ReturnValues: 'ALL_OLD',
+      });
       const item = Attributes as VaultItem | undefined;
       if (!item) return undefined;
       // The item is gone whatever happens next; tokens are only a courtesy for revocation.

@@ -36,7 +36,7 @@ const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .toString();
 
 function deps(grants: GrantStore): TokenEndpointDeps {
-  const stores = { ddb: db.ddb, tableName: db.tableName, records: db.records };
+  const stores = { table: db.table, tableName: db.tableName, records: db.records };
   return {
     resolveClient: createClientResolver({
       mcpClients: [{ clientId: CLIENT, name: 'My CLI', redirectUris: ['http://127.0.0.1/cb'] }],
@@ -56,7 +56,7 @@ function deps(grants: GrantStore): TokenEndpointDeps {
 }
 
 async function issueCode(): Promise<string> {
-  return createCodeStore({ ddb: db.ddb, tableName: db.tableName, records: db.records }).issue({
+  return createCodeStore({ table: db.table, tableName: db.tableName, records: db.records }).issue({
     route: route.origin,
     userId: 'user-1',
     clientId: CLIENT,
@@ -94,7 +94,7 @@ async function body(response: Response): Promise<TokenAnswer> {
 
 describe('a replayed authorization code at the token endpoint', () => {
   it('revokes what the first exchange issued when the replay comes after it', async () => {
-    const grants = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    const grants = createGrantStore({ table: db.table, tableName: db.tableName, records: db.records });
     const d = deps(grants);
     const code = await issueCode();
     const first = await body(await tokenEndpoint(d, exchange(code), route));
@@ -109,7 +109,7 @@ describe('a replayed authorization code at the token endpoint', () => {
   // exchange's redemption and its createGrant. A revokeGrant that only deletes finds no grant yet,
   // then the first exchange creates it, and its tokens live on.
   it('revokes what the first exchange issued when the replay is answered before that grant is written', async () => {
-    const real = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    const real = createGrantStore({ table: db.table, tableName: db.tableName, records: db.records });
     let replayAnswered!: () => void;
     const replayDone = new Promise<void>((resolve) => {
       replayAnswered = resolve;
@@ -156,7 +156,7 @@ describe('a code approved just before the person revoked the client', () => {
     !(await grants.rotate(answer.refresh_token, { clientId: CLIENT, route: route.origin })).ok;
 
   it('is refused when redeemed after the revocation, and issues nothing', async () => {
-    const grants = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    const grants = createGrantStore({ table: db.table, tableName: db.tableName, records: db.records });
     const code = await issueCode();
     await new Promise((r) => setTimeout(r, 5)); // the revocation comes after the approval
     await grants.revokeClient('user-1', route.origin, CLIENT);
@@ -167,7 +167,7 @@ describe('a code approved just before the person revoked the client', () => {
   });
 
   it('leaves nothing alive when the revocation runs while the code is being exchanged', async () => {
-    const real = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    const real = createGrantStore({ table: db.table, tableName: db.tableName, records: db.records });
     for (let round = 0; round < 5; round++) {
       const code = await issueCode();
       await new Promise((r) => setTimeout(r, 2));
@@ -181,7 +181,7 @@ describe('a code approved just before the person revoked the client', () => {
   });
 
   it('is still redeemed when approved again after the revocation', async () => {
-    const grants = createGrantStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+    const grants = createGrantStore({ table: db.table, tableName: db.tableName, records: db.records });
     await grants.revokeClient('user-1', route.origin, CLIENT);
     await new Promise((r) => setTimeout(r, 5));
     const code = await issueCode();

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Base64url } from '../../../functions/core/crypto/hash.ts';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { type CodeInput, createCodeStore } from '../../../functions/core/store/authorization-codes.ts';
-import { useDynamoLocal } from '../../support/dynamo.ts';
+import { spyOnTable, useDynamoLocal } from '../../support/dynamo.ts';
 
 const db = useDynamoLocal();
 
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
-const store = () => createCodeStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
+const store = () => createCodeStore({ table: db.table, tableName: db.tableName, records: db.records, clock });
 
 const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
 const challenge = createHash('sha256').update(verifier).digest('base64url');
@@ -33,12 +33,12 @@ const presented = {
 };
 
 async function withoutDynamo(fn: () => Promise<void>) {
-  const send = vi.spyOn(db.ddb, 'send');
+  const tableCalls = spyOnTable(db.table);
   try {
     await fn();
-    expect(send).not.toHaveBeenCalled();
+    expect(tableCalls.count()).toBe(0);
   } finally {
-    send.mockRestore();
+    tableCalls.restore();
   }
 }
 

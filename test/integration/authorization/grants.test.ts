@@ -1,7 +1,7 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { createGrantStore, type NewGrant, type RotateResult } from '../../../functions/core/store/grants.ts';
-import { useDynamoLocal } from '../../support/dynamo.ts';
+import { spyOnTable, useDynamoLocal } from '../../support/dynamo.ts';
 
 const db = useDynamoLocal();
 
@@ -9,7 +9,7 @@ const DAY = 86_400_000;
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
 const store = (refreshTokenTtlDays?: number) =>
   createGrantStore({
-    ddb: db.ddb,
+    table: db.table,
     tableName: db.tableName,
     records: db.records,
     clock,
@@ -133,7 +133,7 @@ describe('grants and refresh tokens', () => {
       ok: false,
       reason: 'unknown',
     });
-    const send = vi.spyOn(db.ddb, 'send');
+    const tableCalls = spyOnTable(db.table);
     try {
       for (const token of ['', 'x', `${randomToken()}x`, 'a'.repeat(5000)]) {
         expect(await grants.rotate(token, { clientId: APP, route: ROUTE_A })).toEqual({
@@ -142,9 +142,9 @@ describe('grants and refresh tokens', () => {
         });
         expect(await grants.grantOfRefreshToken(token, { clientId: APP, route: ROUTE_A })).toBeUndefined();
       }
-      expect(send).not.toHaveBeenCalled();
+      expect(tableCalls.count()).toBe(0);
     } finally {
-      send.mockRestore();
+      tableCalls.restore();
     }
   });
 

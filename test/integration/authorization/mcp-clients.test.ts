@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isRandomToken } from '../../../functions/core/crypto/random.ts';
 import { mcpClientKey } from '../../../functions/core/store/keys.ts';
 import {
@@ -7,14 +7,14 @@ import {
   isRegisteredClientId,
   REGISTERED_CLIENT_TTL_DAYS,
 } from '../../../functions/core/store/mcp-clients.ts';
-import { useDynamoLocal } from '../../support/dynamo.ts';
+import { spyOnTable, useDynamoLocal } from '../../support/dynamo.ts';
 
 const db = useDynamoLocal();
 
 const DAY = 86_400_000;
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
 const store = () =>
-  createMcpClientStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
+  createMcpClientStore({ table: db.table, tableName: db.tableName, records: db.records, clock });
 
 const ROUTE_A = 'https://a.example.com';
 const ROUTE_B = 'https://b.example.com';
@@ -114,12 +114,12 @@ describe('dynamically registered MCP clients', () => {
     '',
   ])('answers the id %j as unknown without a DynamoDB call', async (clientId) => {
     expect(isRegisteredClientId(clientId)).toBe(false);
-    const send = vi.spyOn(db.ddb, 'send');
+    const tableCalls = spyOnTable(db.table);
     try {
       expect(await store().get(clientId, ROUTE_A)).toBeUndefined();
-      expect(send).not.toHaveBeenCalled();
+      expect(tableCalls.count()).toBe(0);
     } finally {
-      send.mockRestore();
+      tableCalls.restore();
     }
   });
 

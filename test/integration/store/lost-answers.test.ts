@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { createCodeStore } from '../../../functions/core/store/authorization-codes.ts';
 import { createGrantStore } from '../../../functions/core/store/grants.ts';
+import type { Table } from '../../../functions/core/store/table.ts';
 import { createLocalCipher } from '../../../functions/core/vault/cipher.ts';
 import { createLease } from '../../../functions/core/vault/lease.ts';
 import { createVault } from '../../../functions/core/vault/vault.ts';
@@ -18,22 +18,18 @@ import { useDynamoLocal } from '../../support/dynamo.ts';
  */
 const db = useDynamoLocal();
 
-function retryingTable() {
-  const real = db.ddb;
-  return new Proxy(real, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver);
-      return async (command: object, options?: object) => {
-        if (command instanceof UpdateCommand && command.input.ConditionExpression) {
-          await real.send(command, options as never); // the attempt whose answer was lost
-        }
-        return real.send(command as never, options as never);
-      };
+function retryingTable(): Table {
+  const real = db.table;
+  return {
+    ...real,
+    async update(input, options) {
+      if (input.ConditionExpression) await real.update(input, options); // the attempt whose answer was lost
+      return real.update(input, options);
     },
-  });
+  };
 }
 const deps = () => ({
-  ddb: retryingTable() as typeof db.ddb,
+  table: retryingTable(),
   tableName: db.tableName,
   records: db.records,
 });
@@ -93,7 +89,7 @@ describe('a conditional write retried after its answer was lost', () => {
   it('holds the lease it took', async () => {
     const key = { route: 'https://mcp.example.com', user: `u-${randomToken(6)}` };
     await createVault({
-      ddb: db.ddb,
+      table: db.table,
       tableName: db.tableName,
       cipher: createLocalCipher(Buffer.alloc(32, 7)),
     }).put(key, {
@@ -106,7 +102,7 @@ describe('a conditional write retried after its answer was lost', () => {
       tokenType: 'Bearer',
     });
     const lease = createLease({
-      ddb: retryingTable() as typeof db.ddb,
+      table: retryingTable(),
       tableName: db.tableName,
       clock: { now: () => Date.now() },
       leaseMs: 5_000,

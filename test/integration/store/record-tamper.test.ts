@@ -30,7 +30,7 @@ import { useDynamoLocal } from '../../support/dynamo.ts';
  * or refresh token belongs to. Each record kind: a planted record and an edited one are refused.
  */
 const db = useDynamoLocal();
-const deps = () => ({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+const deps = () => ({ table: db.table, tableName: db.tableName, records: db.records });
 /** Another deployment's key: what an attacker holding a different secret could tag with. */
 const otherKey = createRecordMac(randomBytes(32));
 

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Base64url } from '../../../functions/core/crypto/hash.ts';
 import { createRecordMac } from '../../../functions/core/store/record-mac.ts';
 import { createSessionStore } from '../../../functions/core/store/sessions.ts';
-import { useDynamoLocal } from '../../support/dynamo.ts';
+import { spyOnTable, useDynamoLocal } from '../../support/dynamo.ts';
 
 const db = useDynamoLocal();
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
 const records = createRecordMac(randomBytes(32));
-const store = () => createSessionStore({ ddb: db.ddb, tableName: db.tableName, clock, records });
+const store = () => createSessionStore({ table: db.table, tableName: db.tableName, clock, records });
 
 async function partition(userId: string) {
   const { Items } = await db.ddb.send(
@@ -54,12 +54,12 @@ describe('sign out everywhere', () => {
   it('keeps reading a session to one GetItem (the index costs sign-in one PutItem, not every page)', async () => {
     const s = store();
     const { id } = await s.createSession({ userId: 'frank', issuer: 'i' });
-    const send = vi.spyOn(db.ddb, 'send');
+    const tableCalls = spyOnTable(db.table);
     try {
       expect(await s.getSession(id)).toBeDefined();
-      expect(send).toHaveBeenCalledTimes(1);
+      expect(tableCalls.count()).toBe(1);
     } finally {
-      send.mockRestore();
+      tableCalls.restore();
     }
   });
 

@@ -1,14 +1,15 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Base64url } from '../../../functions/core/crypto/hash.ts';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { createSessionStore } from '../../../functions/core/store/sessions.ts';
-import { useDynamoLocal } from '../../support/dynamo.ts';
+import { spyOnTable, useDynamoLocal } from '../../support/dynamo.ts';
 
 const db = useDynamoLocal();
 
 const clock = { t: 1_800_000_000_000, now: () => clock.t };
-const store = () => createSessionStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
+const store = () =>
+  createSessionStore({ table: db.table, tableName: db.tableName, records: db.records, clock });
 
 async function raw(pk: string, sk: string) {
   const { Item } = await db.ddb.send(
@@ -18,12 +19,12 @@ async function raw(pk: string, sk: string) {
 }
 
 async function withoutDynamo(fn: () => Promise<void>) {
-  const send = vi.spyOn(db.ddb, 'send');
+  const tableCalls = spyOnTable(db.table);
   try {
     await fn();
-    expect(send).not.toHaveBeenCalled();
+    expect(tableCalls.count()).toBe(0);
   } finally {
-    send.mockRestore();
+    tableCalls.restore();
   }
 }
 

@@ -9,7 +9,7 @@ const db = useDynamoLocal();
 
 /** A state record's data is sealed under a key only the raw state value gives. */
 describe('sealed state record data', () => {
-  const store = () => createStateStore({ ddb: db.ddb, tableName: db.tableName, records: db.records });
+  const store = () => createStateStore({ table: db.table, tableName: db.tableName, records: db.records });
   const input = (): StateInput => ({
     route: 'https://mcp.example.com',
     userId: 'alice',

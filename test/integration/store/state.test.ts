@@ -1,9 +1,9 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Base64url } from '../../../functions/core/crypto/hash.ts';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { createStateStore, type StateInput } from '../../../functions/core/store/state.ts';
-import { useDynamoLocal } from '../../support/dynamo.ts';
+import { spyOnTable, useDynamoLocal } from '../../support/dynamo.ts';
 
 const db = useDynamoLocal();
 
@@ -30,7 +30,8 @@ function input(overrides: Partial<StateInput> = {}): StateInput {
   };
 }
 
-const store = () => createStateStore({ ddb: db.ddb, tableName: db.tableName, records: db.records, clock });
+const store = () =>
+  createStateStore({ table: db.table, tableName: db.tableName, records: db.records, clock });
 
 async function rawItem(state: string) {
   const { Item } = await db.ddb.send(
@@ -86,15 +87,15 @@ describe('state records', () => {
     const s = store();
     const req = input();
     const { state } = await s.createState(req);
-    const send = vi.spyOn(db.ddb, 'send');
+    const tableCalls = spyOnTable(db.table);
     try {
       expect(await s.consumeState(state, { route, userId: 'user-1', binding: '' })).toEqual({
         ok: false,
         code: 'state_other_browser',
       });
-      expect(send).not.toHaveBeenCalled();
+      expect(tableCalls.count()).toBe(0);
     } finally {
-      send.mockRestore();
+      tableCalls.restore();
     }
   });
 
@@ -121,7 +122,7 @@ describe('state records', () => {
 
   it('takes its lifetime from ttlSeconds', async () => {
     const s = createStateStore({
-      ddb: db.ddb,
+      table: db.table,
       tableName: db.tableName,
       records: db.records,
       clock,
@@ -143,15 +144,15 @@ describe('state records', () => {
     [` ${'A'.repeat(42)}`, 'state_malformed'],
   ] as const)('refuses %j as %s without a DynamoDB call', async (value, code) => {
     const s = store();
-    const send = vi.spyOn(db.ddb, 'send');
+    const tableCalls = spyOnTable(db.table);
     try {
       expect(await s.consumeState(value, { route, userId: 'user-1', binding: 'b' })).toEqual({
         ok: false,
         code,
       });
-      expect(send).not.toHaveBeenCalled();
+      expect(tableCalls.count()).toBe(0);
     } finally {
-      send.mockRestore();
+      tableCalls.restore();
     }
   });
 

@@ -16,7 +16,7 @@ const route = 'https://mcp.example.com';
 
 function resolver() {
   const { secrets } = createVaultServices({
-    ddb: db.ddb,
+    table: db.table,
     tableName: db.tableName,
     records: db.records,
     routes: new RouteTable([

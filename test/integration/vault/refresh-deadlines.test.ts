@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { vaultKey } from '../../../functions/core/store/keys.ts';
+import type { Table } from '../../../functions/core/store/table.ts';
 import { type Cipher, createLocalCipher } from '../../../functions/core/vault/cipher.ts';
 import type { VaultTokens } from '../../../functions/core/vault/item.ts';
 import { createVault, type VaultKey, type VaultOptions } from '../../../functions/core/vault/vault.ts';
@@ -64,22 +65,20 @@ function slowCipher(delayMs: { value: number }): Cipher {
 }
 
 /** The table with every UpdateItem on the vault held `delayMs` first (leases and writes of tokens). */
-function slowTable(delayMs: { value: number }) {
-  const real = db.ddb;
-  return new Proxy(real, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver);
-      return async (command: object, options?: object) => {
-        if (command instanceof UpdateCommand && delayMs.value > 0) await sleep(delayMs.value);
-        return real.send(command as never, options as never);
-      };
+function slowTable(delayMs: { value: number }): Table {
+  const real = db.table;
+  return {
+    ...real,
+    async update(input, options) {
+      if (delayMs.value > 0) await sleep(delayMs.value);
+      return real.update(input, options);
     },
-  });
+  };
 }
 
 const vault = (options: Partial<VaultOptions> = {}) =>
   createVault({
-    ddb: db.ddb,
+    table: db.table,
     tableName: db.tableName,
     cipher: createLocalCipher(cipherKey),
     leaseSeconds: 1,
@@ -152,7 +151,7 @@ describe('the refresh lease covers the whole refresh', () => {
     const k = key();
     await vault().put(k, expiredTokens());
     delay.value = 700; // taking the lease alone uses 700 ms of its 1 s
-    const v = vault({ ddb: slowTable(delay) as typeof db.ddb });
+    const v = vault({ table: slowTable(delay) });
     const before = server.requests;
     const started = performance.now();
     expect(await v.get(k)).toEqual({ ok: false, code: 'upstream_unavailable' });
@@ -170,7 +169,7 @@ describe('the refresh lease covers the whole refresh', () => {
     const k = key();
     await vault().put(k, expiredTokens());
     delay.value = 150;
-    const v = vault({ ddb: slowTable(delay) as typeof db.ddb, leaseSeconds: 2 });
+    const v = vault({ table: slowTable(delay), leaseSeconds: 2 });
     const before = server.requests;
     const answers = await Promise.all([1, 2, 3, 4, 5].map(() => v.get(k)));
     expect(server.requests - before).toBe(1);

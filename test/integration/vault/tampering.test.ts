@@ -15,7 +15,7 @@ const db = useDynamoLocal();
  */
 describe('vault items whose clear metadata was edited', () => {
   const vault = () =>
-    createVault({ ddb: db.ddb, tableName: db.tableName, cipher: createLocalCipher(randomBytesKey) });
+    createVault({ table: db.table, tableName: db.tableName, cipher: createLocalCipher(randomBytesKey) });
   const randomBytesKey = randomBytes(32);
   const key = { route: 'https://mcp.example.com', user: 'alice' };
 

@@ -28,7 +28,7 @@ const clock = { t: 1_800_000_000_000, now: () => clock.t };
 const vaultKeyBytes = randomBytes(32);
 const vault = (options: Partial<VaultOptions> = {}) =>
   createVault({
-    ddb: db.ddb,
+    table: db.table,
     tableName: db.tableName,
     cipher: createLocalCipher(vaultKeyBytes),
     clock,
@@ -109,7 +109,7 @@ describe('vault storage', () => {
     const key = newKey();
     await vault().put(key, tokens());
     const other = createVault({
-      ddb: db.ddb,
+      table: db.table,
       tableName: db.tableName,
       cipher: createLocalCipher(randomBytes(32)),
       clock,

@@ -1,15 +1,10 @@
 import { createHash, createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
-import {
-  GetPublicKeyCommand,
-  type GetPublicKeyCommandOutput,
-  SignCommand,
-  type SignCommandOutput,
-} from '@aws-sdk/client-kms';
+import type { GetPublicKeyCommandInput, SignCommandInput } from '@aws-sdk/client-kms';
 import type { KmsSigningApi } from '../../../functions/core/authorization/signer.ts';
 
 /**
  * A STAND-IN for an AWS KMS asymmetric signing key (`ECC_NIST_P256`, `SIGN_VERIFY`), in process,
- * for unit tests only (KMS cannot be reached here). It implements the two commands the token
+ * for unit tests only (KMS cannot be reached here). It implements the two operations the token
  * signer uses the way KMS answers them: `Sign` with `MessageType: DIGEST` signs the 32-byte digest
  * it is given (it does not hash again) and answers a DER `Ecdsa-Sig-Value`; `GetPublicKey` answers
  * the SPKI DER of the public key. Node's crypto cannot sign a pre-computed digest, so the ECDSA
@@ -29,46 +24,29 @@ export class KmsSigningStandIn implements KmsSigningApi {
     this.d = toBigInt(Buffer.from(jwk.d, 'base64url'));
   }
 
-  send(command: SignCommand): Promise<SignCommandOutput>;
-  send(command: GetPublicKeyCommand): Promise<GetPublicKeyCommandOutput>;
-  async send(
-    command: SignCommand | GetPublicKeyCommand,
-  ): Promise<SignCommandOutput | GetPublicKeyCommandOutput> {
+  async getPublicKey(input: GetPublicKeyCommandInput) {
     await Promise.resolve();
-    if (command instanceof GetPublicKeyCommand) {
-      this.calls.getPublicKey++;
-      if (command.input.KeyId !== this.keyArn) throw refusal('NotFoundException');
-      if (this.failGetPublicKey > 0) {
-        this.failGetPublicKey--;
-        throw refusal('KMSInternalException');
-      }
-      const spki = createPublicKey(this.privateKey).export({ format: 'der', type: 'spki' });
-      return {
-        $metadata: {},
-        KeyId: this.keyArn,
-        PublicKey: Uint8Array.from(spki),
-        KeySpec: 'ECC_NIST_P256',
-        KeyUsage: 'SIGN_VERIFY',
-        SigningAlgorithms: ['ECDSA_SHA_256'],
-      };
+    this.calls.getPublicKey++;
+    if (input.KeyId !== this.keyArn) throw refusal('NotFoundException');
+    if (this.failGetPublicKey > 0) {
+      this.failGetPublicKey--;
+      throw refusal('KMSInternalException');
     }
-    if (command instanceof SignCommand) {
-      this.calls.sign++;
-      const { KeyId, Message, MessageType, SigningAlgorithm } = command.input;
-      if (KeyId !== this.keyArn) throw refusal('NotFoundException');
-      if (SigningAlgorithm !== 'ECDSA_SHA_256' || !Message) throw refusal('ValidationException');
-      // With MessageType RAW, KMS hashes the message itself; the signer must send DIGEST.
-      const digest =
-        MessageType === 'DIGEST' ? Buffer.from(Message) : createHash('sha256').update(Message).digest();
-      if (digest.length !== 32) throw refusal('ValidationException');
-      return {
-        $metadata: {},
-        KeyId: this.keyArn,
-        Signature: signDigestDer(this.d, digest),
-        SigningAlgorithm: 'ECDSA_SHA_256',
-      };
-    }
-    throw refusal('UnsupportedOperationException');
+    const spki = createPublicKey(this.privateKey).export({ format: 'der', type: 'spki' });
+    return { KeyId: this.keyArn, PublicKey: Uint8Array.from(spki) };
+  }
+
+  async sign(input: SignCommandInput) {
+    await Promise.resolve();
+    this.calls.sign++;
+    const { KeyId, Message, MessageType, SigningAlgorithm } = input;
+    if (KeyId !== this.keyArn) throw refusal('NotFoundException');
+    if (SigningAlgorithm !== 'ECDSA_SHA_256' || !Message) throw refusal('ValidationException');
+    // With MessageType RAW, KMS hashes the message itself; the signer must send DIGEST.
+    const digest =
+      MessageType === 'DIGEST' ? Buffer.from(Message) : createHash('sha256').update(Message).digest();
+    if (digest.length !== 32) throw refusal('ValidationException');
+    return { KeyId: this.keyArn, Signature: signDigestDer(this.d, digest) };
   }
 }
 

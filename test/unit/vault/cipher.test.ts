@@ -129,7 +129,10 @@ describe('createKmsCipher', () => {
     const cipher = createKmsCipher({ kms, keyId: kms.keyArn });
     const blob = await cipher.encrypt(secret, ctx);
     const outage = Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-    const down = createKmsCipher({ kms: { send: async () => Promise.reject(outage) }, keyId: kms.keyArn });
+    const down = createKmsCipher({
+      kms: { generateDataKey: () => Promise.reject(outage), decrypt: () => Promise.reject(outage) },
+      keyId: kms.keyArn,
+    });
     await expect(down.decrypt(blob, ctx)).rejects.toBe(outage);
   });
 });

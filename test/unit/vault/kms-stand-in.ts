@@ -1,16 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import {
-  type DecryptCommand,
-  type DecryptCommandOutput,
-  GenerateDataKeyCommand,
-  type GenerateDataKeyCommandOutput,
-} from '@aws-sdk/client-kms';
+import type { DecryptCommandInput, GenerateDataKeyCommandInput } from '@aws-sdk/client-kms';
 import { open, seal } from '../../../functions/core/crypto/aes-gcm.ts';
 import type { KmsApi } from '../../../functions/core/vault/kms-cipher.ts';
 
 /**
  * A STAND-IN for AWS KMS, in process, for unit tests only (KMS cannot be reached here). It
- * implements the two commands the vault uses with the property that matters: a data key
+ * implements the two operations the vault uses with the property that matters: a data key
  * generated under one encryption context is released only for exactly that context. It wraps
  * data keys with AES-256-GCM under a master key, the context (sorted key/value pairs) as AAD.
  * It is not KMS: no key policy, no grants, no CloudTrail.
@@ -20,26 +15,22 @@ export class KmsStandIn implements KmsApi {
   readonly calls = { generateDataKey: 0, decrypt: 0 };
   private readonly master = randomBytes(32);
 
-  send(command: GenerateDataKeyCommand): Promise<GenerateDataKeyCommandOutput>;
-  send(command: DecryptCommand): Promise<DecryptCommandOutput>;
-  async send(
-    command: GenerateDataKeyCommand | DecryptCommand,
-  ): Promise<GenerateDataKeyCommandOutput | DecryptCommandOutput> {
-    if (command instanceof GenerateDataKeyCommand) {
-      this.calls.generateDataKey++;
-      const { KeyId, KeySpec, EncryptionContext } = command.input;
-      if (!KeyId || KeySpec !== 'AES_256') throw refusal('ValidationException');
-      const dataKey = randomBytes(32);
-      const wrapped = seal(this.master, dataKey, aad(EncryptionContext));
-      return {
-        $metadata: {},
-        KeyId: this.keyArn,
-        Plaintext: Uint8Array.from(dataKey),
-        CiphertextBlob: Buffer.concat([wrapped.iv, wrapped.ciphertext]),
-      };
-    }
+  async generateDataKey(input: GenerateDataKeyCommandInput) {
+    this.calls.generateDataKey++;
+    const { KeyId, KeySpec, EncryptionContext } = input;
+    if (!KeyId || KeySpec !== 'AES_256') throw refusal('ValidationException');
+    const dataKey = randomBytes(32);
+    const wrapped = seal(this.master, dataKey, aad(EncryptionContext));
+    return {
+      KeyId: this.keyArn,
+      Plaintext: Uint8Array.from(dataKey),
+      CiphertextBlob: Buffer.concat([wrapped.iv, wrapped.ciphertext]),
+    };
+  }
+
+  async decrypt(input: DecryptCommandInput) {
     this.calls.decrypt++;
-    const { CiphertextBlob, EncryptionContext } = command.input;
+    const { CiphertextBlob, EncryptionContext } = input;
     if (!CiphertextBlob) throw refusal('ValidationException');
     const blob = Buffer.from(CiphertextBlob);
     try {
@@ -48,7 +39,7 @@ export class KmsStandIn implements KmsApi {
         { iv: blob.subarray(0, 12), ciphertext: blob.subarray(12) },
         aad(EncryptionContext),
       );
-      return { $metadata: {}, KeyId: this.keyArn, Plaintext: dataKey };
+      return { KeyId: this.keyArn, Plaintext: dataKey };
     } catch {
       throw refusal('InvalidCiphertextException');
     }
