@@ -130,6 +130,32 @@ describe('the connect flow in Chromium', () => {
     });
   });
 
+  it('asks before a connect another site started, and connects when the person continues', async () => {
+    // A link on a page of another site (127.0.0.1 is another site than localhost), answered by
+    // Chromium's request interception: no server, and nothing leaves the browser.
+    const start = `${origin}/.pomerium/connect?return_to=${encodeURIComponent('/.pomerium/connections')}`;
+    const elsewhere = 'https://127.0.0.1:9/elsewhere';
+    await page.route(elsewhere, (route) =>
+      route.fulfill({ contentType: 'text/html', body: `<a href="${start}">Connect your tools</a>` }),
+    );
+    await page.goto(elsewhere);
+    await page.getByRole('link', { name: 'Connect your tools' }).click();
+    await page.waitForURL(start);
+    const upstreamHost = new URL(demo.upstream.mcpUrl).host;
+    expect(await page.locator('h1').textContent()).toBe('Connect Demo tools to your account?');
+    expect(await page.locator('main').textContent()).toContain(upstreamHost);
+    await page.screenshot({ path: join(RESULTS, 'connect-confirm.png'), fullPage: true });
+
+    // Continue is this page's own link: the connect starts, at the upstream's authorization server.
+    await page.getByRole('link', { name: `Continue to ${upstreamHost}` }).click();
+    await page.waitForURL((url) => url.origin === demo.upstream.issuer || url.href === connections());
+    if (new URL(page.url()).origin === demo.upstream.issuer) {
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL(connections());
+    }
+    expect(await page.locator('td span').textContent()).toBe('connected');
+  });
+
   it('signs out from the connections page and at the identity provider: the next person is asked to sign in', async () => {
     await page.goto(connections());
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();

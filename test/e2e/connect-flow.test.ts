@@ -235,6 +235,28 @@ describe('connecting two routes to a CIMD upstream through the local gateway', (
     for (const token of tokens) expect(seen.includes(token)).toBe(false);
   });
 
+  it('asks first when another site starts a connect, and goes on from its own page', async () => {
+    const states = async () =>
+      (await scanTable()).filter((item) => String(item.pk?.S).startsWith('state#')).length;
+    const before = await states();
+    const start = new URL(`${A}/.pomerium/connect?return_to=${encodeURIComponent('/.pomerium/connections')}`);
+    for (const site of ['cross-site', 'same-site']) {
+      const asked = await browser.request(start, { headers: { 'sec-fetch-site': site } });
+      expect(asked.status).toBe(200);
+      expect(asked.headers.get('location')).toBeNull();
+      expect(asked.body).toContain(new URL(upstream.mcpUrl).host);
+      const link = /<a class="button" href="([^"]+)">/.exec(asked.body)?.[1];
+      expect(link && new URL(link.replace(/&amp;/g, '&'), start).href).toBe(start.href);
+    }
+    // Nothing was started: no state record, no trip to the upstream's authorization server.
+    expect(await states()).toBe(before);
+    // Continue, pressed on that page: a same-origin navigation, which starts the connect.
+    const went = await browser.request(start, { headers: { 'sec-fetch-site': 'same-origin' } });
+    expect(went.status).toBe(303);
+    expect(went.headers.get('location')?.startsWith(upstream.issuer)).toBe(true);
+    expect(await states()).toBe(before + 1);
+  });
+
   it('keeps no token, code, state, session id, binding or PKCE verifier in clear in the table', async () => {
     const items = await scanTable();
     const serialized = items.map((item) => JSON.stringify(item));

@@ -78,6 +78,13 @@ async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: 
   ) {
     return refusalPage('scope_invalid');
   }
+  // Another site's link or form must not start a connect on its own (it would send the person to
+  // the upstream's authorization page, which may answer at once, and write a state record): the
+  // person confirms on this route's page, whose link is then a same-origin navigation. The
+  // proxy's connect links, opened by an MCP app, arrive as `none`; the authorize step's chain as
+  // `same-origin`; an MCP client in a web page (another site) gets this page first.
+  const site = request.headers.get('sec-fetch-site');
+  if (site === 'cross-site' || site === 'same-site') return confirmConnectPage(route, url);
   const binding = browserBinding(request, route);
   const started = await startConnect(deps, {
     route,
@@ -97,6 +104,20 @@ for a confidential client) on the route <code>${route.origin}</code> in the gate
     return refusalPage(started.code, { detail: started.detail });
   }
   return redirect(started.location, {}, [binding.setCookie]);
+}
+
+/** The page a connect started by another site shows first: one same-origin link to go on. */
+function confirmConnectPage(route: Route, url: URL): Response {
+  const upstream = new URL(route.config.to).host;
+  return page(
+    200,
+    `Connect ${route.config.name ?? route.hostname} to your account?`,
+    html`<p>A page on another site sent you here to connect this gateway route to your account at
+<strong>${upstream}</strong>. Continue only if you started this, for example from an MCP app that
+asked you to connect.</p>
+<p><a class="button" href="${url.pathname}${url.search}">Continue to ${upstream}</a>
+<a href="${CONNECTIONS_PATH}">Cancel</a></p>`,
+  );
 }
 
 async function connections(deps: ConnectAppDeps, request: Request, route: Route): Promise<Response> {
