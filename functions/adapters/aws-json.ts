@@ -110,7 +110,8 @@ function errorName(header: string | null, body: JsonObject | undefined): string 
   const fromBody = [body?.code, body?.__type].find((value) => typeof value === 'string' && value);
   const raw = header || (fromBody as string | undefined);
   if (!raw) return undefined;
-  return raw.split(':')[0]!.split('#').pop() || undefined;
+  // A header may list several (`A, B`); the first is the error, as the SDK reads it.
+  return raw.split(',')[0]!.split(':')[0]!.split('#').pop()?.trim() || undefined;
 }
 
 /** Some AWS messages echo the canonical request (InvalidSignatureException), session token included. */
@@ -133,6 +134,9 @@ function parseJson(text: string): JsonObject | undefined {
   }
 }
 
+/** The fields of an error answer kept on the error (the SDK's names for them). */
+const ERROR_FIELDS = ['Item', 'CancellationReasons'] as const;
+
 function errorFrom(
   response: Response,
   text: string,
@@ -152,11 +156,10 @@ function errorFrom(
     attempts,
     ...(requestId ? { requestId } : {}),
   });
-  // Like the SDK, the answer's other fields ride on the error (e.g. DynamoDB's `Item` on a refused condition).
-  for (const [key, value] of Object.entries(body ?? {})) {
-    if (!(key in error) && !['__type', 'code', 'message', 'Message'].includes(key)) {
-      Object.assign(error, { [key]: value });
-    }
+  // Like the SDK, the fields callers read ride on the error (DynamoDB's `Item` on a refused
+  // condition); nothing else of the body is kept, as it may quote the request back.
+  for (const key of ERROR_FIELDS) {
+    if (body?.[key] !== undefined) Object.assign(error, { [key]: body[key] });
   }
   return error;
 }
@@ -214,7 +217,8 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = caller ? AbortSignal.any([caller, timeout]) : timeout;
     try {
-      const response = await fetchImpl(request, { signal });
+      // Never followed: a redirect would carry the signed body and session token to another origin.
+      const response = await fetchImpl(request, { signal, redirect: 'manual' });
       const text = await response.text();
       if (!response.ok) throw errorFrom(response, text, attempts, what, secrets);
       const output = parseJson(text);

@@ -78,13 +78,14 @@ async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: 
   ) {
     return refusalPage('scope_invalid');
   }
-  // Another site's link or form must not start a connect on its own (it would send the person to
-  // the upstream's authorization page, which may answer at once, and write a state record): the
-  // person confirms on this route's page, whose link is then a same-origin navigation. The
-  // proxy's connect links, opened by an MCP app, arrive as `none`; the authorize step's chain as
-  // `same-origin`; an MCP client in a web page (another site) gets this page first.
+  // A navigation another site started (a link, a form, a redirect chain through another site)
+  // must not start a connect by itself: that would send the person to the upstream's authorization
+  // server, which may answer at once, and write a state record. The person confirms on this page,
+  // whose Continue link is then a same-origin navigation. Arrivals from the gateway's own pages
+  // (`same-origin`) and from apps (`none`: an MCP app opening the proxy's connect link) go on
+  // directly; a browser that sends no Sec-Fetch-Site (older than 2023) does too.
   const site = request.headers.get('sec-fetch-site');
-  if (site === 'cross-site' || site === 'same-site') return confirmConnectPage(route, url);
+  if (site === 'cross-site' || site === 'same-site') return confirmConnectPage(route, url, scope);
   const binding = browserBinding(request, route);
   const started = await startConnect(deps, {
     route,
@@ -106,15 +107,20 @@ for a confidential client) on the route <code>${route.origin}</code> in the gate
   return redirect(started.location, {}, [binding.setCookie]);
 }
 
-/** The page a connect started by another site shows first: one same-origin link to go on. */
-function confirmConnectPage(route: Route, url: URL): Response {
+/**
+ * The page a connect another site started shows first: what would happen, and one same-origin
+ * link to go on. Neutral wording: after an interactive sign-in the person's own MCP app's link
+ * arrives here too.
+ */
+function confirmConnectPage(route: Route, url: URL, scope: string | null): Response {
   const upstream = new URL(route.config.to).host;
   return page(
     200,
     `Connect ${route.config.name ?? route.hostname} to your account?`,
-    html`<p>A page on another site sent you here to connect this gateway route to your account at
-<strong>${upstream}</strong>. Continue only if you started this, for example from an MCP app that
-asked you to connect.</p>
+    html`<p>This connects the gateway route <strong>${route.origin}</strong> to your account at
+<strong>${upstream}</strong>: you sign in there if asked, and apps you allow on this route then use
+it as you${scope ? html`, with the extra access <code>${scope}</code>` : html``}.</p>
+<p>Continue only if you started this, for example because an MCP app asked you to connect.</p>
 <p><a class="button" href="${url.pathname}${url.search}">Continue to ${upstream}</a>
 <a href="${CONNECTIONS_PATH}">Cancel</a></p>`,
   );

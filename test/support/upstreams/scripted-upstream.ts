@@ -218,7 +218,16 @@ async function write(res: ServerResponse, request: RecordedRequest, data: string
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   request.sent.bytes += bytes.byteLength;
   if (!res.write(bytes)) {
-    await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    // Whichever comes first; the other's listeners are removed (a 5 MiB answer waits many times).
+    const settled = new AbortController();
+    try {
+      await Promise.race([
+        once(res, 'drain', { signal: settled.signal }),
+        once(res, 'close', { signal: settled.signal }),
+      ]);
+    } finally {
+      settled.abort();
+    }
   }
   return !res.destroyed;
 }

@@ -374,6 +374,58 @@ describe('the signed JSON-protocol client', () => {
     expect(error.message).toContain('[redacted]');
   });
 
+  it('keeps only the fields callers read from an error answer, never an echo of the request', async () => {
+    server.answer = (_n, _r, res) =>
+      json(res, 400, {
+        __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
+        message: 'The conditional request failed',
+        Item: { pk: { S: 'item-1' } },
+        Reason: `echo ${SESSION_TOKEN}`,
+      });
+    const error = (await dynamodb()
+      .call('UpdateItem', {})
+      .catch((e: unknown) => e)) as Error & Record<string, unknown>;
+    expect(error.name).toBe('ConditionalCheckFailedException');
+    expect(error.Item).toEqual({ pk: { S: 'item-1' } });
+    expect(error.Reason).toBeUndefined();
+    expect(JSON.stringify(error)).not.toContain(SESSION_TOKEN);
+  });
+
+  it('reads the first of several codes in x-amzn-errortype', async () => {
+    server.answer = (_n, _r, res) =>
+      json(
+        res,
+        400,
+        { message: 'no' },
+        {
+          'x-amzn-errortype': 'ConditionalCheckFailedException:http://internal.amazon.com/, OtherError',
+        },
+      );
+    const error = (await dynamodb()
+      .call('PutItem', {})
+      .catch((e: unknown) => e)) as Error;
+    expect(error.name).toBe('ConditionalCheckFailedException');
+  });
+
+  it('never follows a redirect: the signed body and session token stay with the endpoint', async () => {
+    const elsewhere = await startServer();
+    try {
+      server.answer = (_n, _r, res) => {
+        res.writeHead(307, { location: `${elsewhere.url}/` });
+        res.end();
+      };
+      const error = (await dynamodb()
+        .call('GetItem', { TableName: 'body-marker' })
+        .catch((e: unknown) => e)) as AwsServiceError;
+      expect(error).toBeInstanceOf(AwsServiceError);
+      expect(error.$metadata.httpStatusCode).toBe(307);
+      expect(server.received).toHaveLength(1); // a redirect is not retried either
+      expect(elsewhere.received).toEqual([]);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it('goes to AWS_ENDPOINT_URL_KMS for KMS, else AWS_ENDPOINT_URL, else the regional endpoint', async () => {
     const kms = (extra: Record<string, string | undefined>, fetchImpl?: typeof fetch) =>
       createAwsJsonClient({
