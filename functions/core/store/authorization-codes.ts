@@ -1,6 +1,6 @@
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { type AuthenticatedStoreDeps, codeKey, isConditionFailure } from './keys.ts';
+import { type AuthenticatedStoreDeps, byMac, codeKey, isConditionFailure, putFreshRecord } from './keys.ts';
 
 /**
  * Authorization codes the gateway issues to MCP clients (DESIGN "Codes"): 256-bit, stored only as
@@ -110,16 +110,16 @@ export function createCodeStore(deps: AuthenticatedStoreDeps): CodeStore {
       const now = clock.now();
       const expiresAt = now + CODE_TTL_SECONDS * 1000;
       const fields = { ...input, redirectUriSent: input.redirectUriSent ?? true, createdAt: now, expiresAt };
-      await table.put({
-        TableName: tableName,
-        Item: {
+      await putFreshRecord(
+        { table, tableName },
+        {
           ...codeKey(code),
           ...fields,
           mac: records.tag(codeKey(code), codeFields(fields)),
           ttl: ttlSeconds(expiresAt + REPLAY_WINDOW_SECONDS * 1000),
         },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      });
+        byMac,
+      );
       return code;
     },
 

@@ -3,11 +3,14 @@ import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
 import {
   type AuthenticatedStoreDeps,
+  byMac,
   consentSortKey,
   grantPartition,
   grantSortPrefix,
   type ItemKey,
   isConditionFailure,
+  putFreshRecord,
+  putNewRecord,
   refreshKey,
 } from './keys.ts';
 
@@ -145,17 +148,17 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
     const now = clock.now();
     const expiresAt = now + refreshTtlMs;
     const fields = { ...grant, createdAt: now, expiresAt };
-    await table.put({
-      TableName: tableName,
-      Item: {
+    await putFreshRecord(
+      { table, tableName },
+      {
         ...refreshKey(token),
         ...fields,
         state: 'active',
         mac: records.tag(refreshKey(token), refreshFields(fields)),
         ttl: ttlSeconds(expiresAt),
       },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    });
+      byMac,
+    );
     return token;
   };
 
@@ -223,23 +226,19 @@ export function createGrantStore(options: GrantStoreOptions): GrantStore {
       const now = clock.now();
       const expiresAt = now + refreshTtlMs;
       const fields = { ...grant, createdAt: now };
-      try {
-        await table.put({
-          TableName: tableName,
-          Item: {
-            ...grantKey(grant),
-            ...fields,
-            mac: records.tag(grantKey(grant), grantFields(fields)),
-            expiresAt,
-            ttl: ttlSeconds(expiresAt),
-          },
-          // A replayed code may have revoked this grant (left a tombstone) before it was created.
-          ConditionExpression: 'attribute_not_exists(pk)',
-        });
-      } catch (error) {
-        if (isConditionFailure(error)) throw new GrantRevokedError();
-        throw error;
-      }
+      // A replayed code may have revoked this grant (left a tombstone) before it was created.
+      const written = await putNewRecord(
+        { table, tableName },
+        {
+          ...grantKey(grant),
+          ...fields,
+          mac: records.tag(grantKey(grant), grantFields(fields)),
+          expiresAt,
+          ttl: ttlSeconds(expiresAt),
+        },
+        byMac,
+      );
+      if (written === 'taken') throw new GrantRevokedError();
       if (authorizedAt !== undefined) {
         // Read after the grant exists: a revocation either wrote its mark before this read (seen
         // here) or queried the grants after this write (and deleted this one). Either way it wins.

@@ -21,6 +21,56 @@ export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
+/** How a put of a record that must not exist yet ended: stored, or refused because another is there. */
+export type NewRecordWrite = 'written' | 'taken';
+
+/** The value that tells a write apart from every other (its MAC, its sealed data's ciphertext). */
+export type WriteProof = (item: Record<string, unknown>) => unknown;
+
+/** The record's MAC (record-mac.ts): unique to its content, which holds a fresh timestamp or value. */
+export const byMac: WriteProof = (item) => item.mac;
+
+/**
+ * Writes a new record (`attribute_not_exists(pk)`). A refused condition is read back: when the
+ * record there has this write's own `proof` (a string unique to this write), it is this write,
+ * stored by an attempt whose answer was lost and then retried (the table client's one retry) —
+ * `written`; anything else is someone else's record — `taken`.
+ */
+export async function putNewRecord(
+  deps: Pick<StoreDeps, 'table' | 'tableName'>,
+  item: ItemKey & Record<string, unknown>,
+  proof: WriteProof,
+): Promise<NewRecordWrite> {
+  try {
+    await deps.table.put({
+      TableName: deps.tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    return 'written';
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const { Item } = await deps.table.get({
+      TableName: deps.tableName,
+      Key: { pk: item.pk, sk: item.sk },
+      ConsistentRead: true,
+    });
+    const mine = proof(item);
+    return typeof mine === 'string' && Item !== undefined && proof(Item) === mine ? 'written' : 'taken';
+  }
+}
+
+/** {@link putNewRecord} for a record at a key no one else can know (a fresh random value's hash). */
+export async function putFreshRecord(
+  deps: Pick<StoreDeps, 'table' | 'tableName'>,
+  item: ItemKey & Record<string, unknown>,
+  proof: WriteProof,
+): Promise<void> {
+  if ((await putNewRecord(deps, item, proof)) === 'taken') {
+    throw new Error('a record already exists at a fresh random key');
+  }
+}
+
 /**
  * Primary keys of every record kind in the one table (`pk`, `sk`; see TABLE_DEFINITION). Kinds
  * are told apart by the `pk` prefix. Anything derived from a secret we hand out (a state, a

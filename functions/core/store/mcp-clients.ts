@@ -1,6 +1,6 @@
 import { randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { type AuthenticatedStoreDeps, mcpClientKey } from './keys.ts';
+import { type AuthenticatedStoreDeps, byMac, mcpClientKey, putFreshRecord } from './keys.ts';
 
 /**
  * MCP clients registered at a route with RFC 7591 dynamic registration. Public clients only
@@ -55,17 +55,17 @@ export function createMcpClientStore(deps: AuthenticatedStoreDeps): McpClientSto
       const issuedAt = clock.now();
       const expiresAt = issuedAt + REGISTERED_CLIENT_TTL_DAYS * 86_400_000;
       const client: RegisteredClient = { ...input, clientId, issuedAt };
-      await table.put({
-        TableName: tableName,
-        Item: {
+      await putFreshRecord(
+        { table, tableName },
+        {
           ...mcpClientKey(clientId),
           ...client,
           expiresAt,
           mac: deps.records.tag(mcpClientKey(clientId), clientFields({ ...client, expiresAt })),
           ttl: ttlSeconds(expiresAt),
         },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      });
+        byMac,
+      );
       return client;
     },
     async get(clientId, route) {

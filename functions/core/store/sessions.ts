@@ -1,7 +1,7 @@
 import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { type AuthenticatedStoreDeps, sessionKey } from './keys.ts';
+import { type AuthenticatedStoreDeps, byMac, putFreshRecord, sessionKey } from './keys.ts';
 
 /**
  * Sign-in sessions (the gateway's own cookie after the IdP login). A session id is 256-bit random
@@ -103,16 +103,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
           ttl: ttlSeconds(expiresAt),
         },
       });
-      await table.put({
-        TableName: tableName,
-        Item: {
+      await putFreshRecord(
+        { table, tableName },
+        {
           ...sessionKey(id),
           ...session,
           mac: options.records.tag(sessionKey(id), sessionFields(session)),
           ttl: ttlSeconds(expiresAt),
         },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      });
+        byMac,
+      );
       return { id, expiresAt };
     },
 

@@ -4,7 +4,13 @@ import { sha256Base64url } from '../crypto/hash.ts';
 import { isRandomToken, randomToken } from '../crypto/random.ts';
 import type { ClientAuthDescriptor } from '../vault/client-auth.ts';
 import { systemClock, ttlSeconds } from './clock.ts';
-import { type AuthenticatedStoreDeps, isConditionFailure, type SingleUseKind, singleUseKey } from './keys.ts';
+import {
+  type AuthenticatedStoreDeps,
+  isConditionFailure,
+  putFreshRecord,
+  type SingleUseKind,
+  singleUseKey,
+} from './keys.ts';
 import type { RecordMac } from './record-mac.ts';
 
 /**
@@ -144,9 +150,9 @@ export function singleUseRecords<T extends object>(
       const expiresAt = createdAt + ttl * 1000;
       const key = singleUseKey(kind, state);
       const bindingHash = sha256Base64url(bound.binding);
-      await table.put({
-        TableName: tableName,
-        Item: {
+      await putFreshRecord(
+        { table, tableName },
+        {
           ...key,
           route: bound.route,
           ...(bound.userId === undefined ? {} : { userId: bound.userId }),
@@ -162,8 +168,8 @@ export function singleUseRecords<T extends object>(
             data,
           ),
         },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      });
+        (item) => (item.data as { ct?: unknown } | undefined)?.ct,
+      );
       return { state, expiresAt };
     },
 

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { randomToken } from '../../../functions/core/crypto/random.ts';
 import { createCodeStore } from '../../../functions/core/store/authorization-codes.ts';
-import { createGrantStore } from '../../../functions/core/store/grants.ts';
+import { createGrantStore, GrantRevokedError } from '../../../functions/core/store/grants.ts';
+import { createMcpClientStore } from '../../../functions/core/store/mcp-clients.ts';
+import { createSessionStore } from '../../../functions/core/store/sessions.ts';
+import { createStateStore } from '../../../functions/core/store/state.ts';
 import type { Table } from '../../../functions/core/store/table.ts';
 import { createLocalCipher } from '../../../functions/core/vault/cipher.ts';
 import { createLease } from '../../../functions/core/vault/lease.ts';
@@ -13,8 +16,9 @@ import { useDynamoLocal } from '../../support/dynamo.ts';
  * The AWS SDK retries a request whose answer timed out (maxAttempts 2). For a conditional write
  * that did succeed, the retry's condition fails: without care, a person's own refresh would look
  * like reuse (and revoke their grant), their own code redemption like a replay, their own lease
- * like someone else's. Here every conditional UpdateItem is sent twice, as such a retry does, and
- * the caller sees only the second answer.
+ * like someone else's, and every new record (a code, a refresh token, a session, a state, a
+ * registered client, a grant) like a clash. Here every conditional UpdateItem and PutItem is sent
+ * twice, as such a retry does, and the caller sees only the second answer.
  */
 const db = useDynamoLocal();
 
@@ -25,6 +29,10 @@ function retryingTable(): Table {
     async update(input, options) {
       if (input.ConditionExpression) await real.update(input, options); // the attempt whose answer was lost
       return real.update(input, options);
+    },
+    async put(input, options) {
+      if (input.ConditionExpression) await real.put(input, options); // the attempt whose answer was lost
+      return real.put(input, options);
     },
   };
 }
@@ -84,6 +92,60 @@ describe('a conditional write retried after its answer was lost', () => {
       reason: 'reused',
     });
     expect(await grants.grantExists(grant)).toBe(false);
+  });
+
+  it('creates new records — a session, a state, a registered client — once, and reads them back', async () => {
+    const sessions = createSessionStore(deps());
+    const { id } = await sessions.createSession({ userId: 'alice', issuer: 'https://idp.example' });
+    expect(await sessions.getSession(id)).toMatchObject({ userId: 'alice' });
+
+    const states = createStateStore(deps());
+    const { state } = await states.createState({
+      route: 'https://mcp.example.com',
+      userId: 'alice',
+      binding: 'browser-1',
+      returnTo: '/.pomerium/connections',
+      issParameterSupported: false,
+      codeVerifier: randomToken(),
+      issuer: 'https://as.example',
+      authorizationEndpoint: 'https://as.example/authorize',
+      tokenEndpoint: 'https://as.example/token',
+      redirectUri: 'https://mcp.example.com/.pomerium/oauth/callback',
+      resource: 'https://up.example/mcp',
+      clientId: 'cli',
+      clientAuth: { method: 'none' },
+      scopes: ['mcp'],
+      resume: { kind: 'connect' },
+    });
+    expect(
+      await states.consumeState(state, {
+        route: 'https://mcp.example.com',
+        userId: 'alice',
+        binding: 'browser-1',
+      }),
+    ).toMatchObject({ ok: true });
+
+    const clients = createMcpClientStore(deps());
+    const registered = await clients.register({
+      route: 'https://mcp.example.com',
+      redirectUris: ['http://127.0.0.1/cb'],
+      grantTypes: ['authorization_code', 'refresh_token'],
+    });
+    expect(await clients.get(registered.clientId, 'https://mcp.example.com')).toEqual(registered);
+  });
+
+  it('still refuses a grant whose place a revocation took first', async () => {
+    const grants = createGrantStore(deps());
+    const grant = {
+      userId: 'alice',
+      route: 'https://mcp.example.com',
+      clientId: 'cli',
+      grantId: randomToken(16),
+      scope: 'mcp',
+      resource: 'https://mcp.example.com/mcp',
+    };
+    await grants.revokeGrant(grant);
+    await expect(grants.createGrant(grant)).rejects.toBeInstanceOf(GrantRevokedError);
   });
 
   it('holds the lease it took', async () => {
