@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { createAccessTokenVerifier } from '../core/authorization/access-token.ts';
+import { CONNECT_LINKS_KEY, createConnectLinks } from '../core/connect/connect-links.ts';
 import { createGrantChecks } from '../core/proxy/grant-checks.ts';
 import { cachingVerifier } from '../core/proxy/inbound-auth.ts';
 import type { McpProxyDeps, ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
@@ -62,6 +63,7 @@ export function createProxyServices(parts: ProxyParts): { proxy: McpProxyDeps; c
       upstreamTokens: createUpstreamTokens({ vault: parts.vault, now }),
       upstreamFor,
       sealer: createSealer(parts.sealingKey),
+      links: createConnectLinks(parts.records.subkey(CONNECT_LINKS_KEY)),
       now,
       ...(parts.limits ? { limits: parts.limits } : {}),
     },

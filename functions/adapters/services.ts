@@ -5,6 +5,7 @@ import { createClientResolver } from '../core/authorization/clients.ts';
 import type { TokenSigner } from '../core/authorization/signer.ts';
 import type { GatewayConfig, RouteConfig } from '../core/config/schema.ts';
 import type { ConnectDeps } from '../core/connect/connect.ts';
+import { CONNECT_LINKS_KEY, createConnectLinks } from '../core/connect/connect-links.ts';
 import { createOutboundFetch } from '../core/http/outbound-fetch.ts';
 import type { ProxyLimits } from '../core/proxy/mcp-endpoint.ts';
 import { RouteTable } from '../core/routes.ts';
@@ -82,6 +83,8 @@ export function createServices(parts: ServiceParts) {
     records: createRecordMac(parts.recordKey),
   };
   const routes = new RouteTable(parts.routes);
+  // The gateway's own connect links (the proxy's function derives the same key).
+  const links = createConnectLinks(store.records.subkey(CONNECT_LINKS_KEY));
   const sessions = createSessionStore(store);
   const states = createStateStore(store);
   const { registrations, fetchFor, secrets, vault } = createVaultServices({
@@ -148,6 +151,7 @@ export function createServices(parts: ServiceParts) {
       signer,
       verify,
       connections: vault,
+      links,
       dynamicRegistration: settings.trustPolicy?.allowDynamicRegistration !== false,
       accessTokenTtlSeconds: settings.tokens?.accessTokenTtlSeconds ?? 600,
       now,
@@ -177,7 +181,7 @@ export function createServices(parts: ServiceParts) {
       : undefined;
 
   const login: LoginAppDeps | undefined = signIn ? { routes, sessions, signIn } : undefined;
-  const connectApp: ConnectAppDeps = { ...connect, routes, sessions, connections: vault, grants };
+  const connectApp: ConnectAppDeps = { ...connect, routes, sessions, connections: vault, grants, links };
   const callback: CallbackAppDeps = { ...connect, routes, sessions };
   return {
     routes,

@@ -240,7 +240,7 @@ describe('connecting two routes to a CIMD upstream through the local gateway', (
       (await scanTable()).filter((item) => String(item.pk?.S).startsWith('state#')).length;
     const before = await states();
     const start = new URL(`${A}/.pomerium/connect?return_to=${encodeURIComponent('/.pomerium/connections')}`);
-    for (const site of ['cross-site', 'same-site']) {
+    for (const site of ['cross-site', 'same-site', 'none']) {
       const asked = await browser.request(start, { headers: { 'sec-fetch-site': site } });
       expect(asked.status).toBe(200);
       expect(asked.headers.get('location')).toBeNull();

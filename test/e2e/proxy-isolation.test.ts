@@ -447,6 +447,20 @@ describe('the MCP proxy isolates people, routes and sessions', () => {
       expect(res.headers.get('location')).toBeNull();
     });
 
+    it('trusts its own signed link from any site or app, and asks first when the link was altered', async () => {
+      for (const site of ['cross-site', 'none']) {
+        const own = await dora.browser.request(new URL(connectUrl), { headers: { 'sec-fetch-site': site } });
+        expect(own.status).toBe(303);
+        expect(own.headers.get('location')?.startsWith(fx.demo.upstream.issuer)).toBe(true);
+      }
+      const altered = new URL(connectUrl);
+      altered.searchParams.set('scope', 'admin');
+      const asked = await dora.browser.request(altered, { headers: { 'sec-fetch-site': 'none' } });
+      expect(asked.status).toBe(200);
+      expect(asked.headers.get('location')).toBeNull();
+      expect(asked.body).toContain('<code>admin</code>');
+    });
+
     it('connects the route again through the link for the right person; then the same call succeeds', async () => {
       const end = await dora.browser.follow(
         new URL(connectUrl),

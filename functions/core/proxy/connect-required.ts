@@ -1,4 +1,5 @@
 import type { AccessTokenClaims } from '../authorization/access-token.ts';
+import type { ConnectLinks } from '../connect/connect-links.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { jsonResponse } from '../http/errors.ts';
 import { REFUSAL_HEADER } from '../refusals.ts';
@@ -14,20 +15,34 @@ export interface ConnectContext {
   readonly session: { readonly e?: boolean } | undefined;
   readonly request: Request;
   readonly sealer: Sealer;
+  /** Signs the connect link (connect-links.ts), so the connect page trusts it from any site or app. */
+  readonly links: ConnectLinks;
 }
 
 /** `-32042`: the 2025-11-25 JSON-RPC error asking the client to open a URL (URL-mode elicitation). */
 export const URL_ELICITATION_REQUIRED = -32042;
 
 /**
- * The route's connect page for the token's person: `for` carries a digest of the user id, and the
- * connect page refuses a signed-in person who is someone else (a link forwarded to another person
- * must not connect their account to the first person's client).
+ * The route's connect page for the token's person, signed: `for` carries a digest of the user id,
+ * and the connect page refuses a signed-in person who is someone else (a link forwarded to another
+ * person must not connect their account to the first person's client).
  */
-export function connectUrl(route: Route, user: string, scopes?: readonly string[]): string {
-  const params = new URLSearchParams({ return_to: '/.pomerium/connections', for: userDigest(user) });
-  if (scopes?.length) params.set('scope', scopes.join(' '));
-  return `${route.origin}/.pomerium/connect?${params}`;
+export function connectUrl(
+  links: ConnectLinks,
+  route: Route,
+  user: string,
+  now: number,
+  scopes?: readonly string[],
+): string {
+  return links.url(
+    route,
+    {
+      return_to: '/.pomerium/connections',
+      for: userDigest(user),
+      ...(scopes?.length ? { scope: scopes.join(' ') } : {}),
+    },
+    now,
+  );
 }
 
 export function userDigest(user: string): string {
@@ -82,7 +97,7 @@ export function connectRequired(
 ): Response {
   const { route, claims, message, session } = context;
   const code = reason === 'insufficient_scope' ? 'upstream_scope_insufficient' : 'connect_required';
-  const url = connectUrl(route, claims.sub, scopes);
+  const url = connectUrl(context.links, route, claims.sub, now, scopes);
   const text =
     reason === 'insufficient_scope'
       ? `The upstream needs more permissions for this. Open the link to reconnect ${route.config.name ?? route.host}.`

@@ -1,4 +1,5 @@
 import type { AccessTokenClaims, AccessTokenVerifier } from '../authorization/access-token.ts';
+import type { ConnectLinks } from '../connect/connect-links.ts';
 import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
 import { bearerChallengeParams } from '../oauth/www-authenticate.ts';
@@ -46,6 +47,8 @@ export interface McpProxyDeps {
   /** The HTTP client for a route's upstream (SSRF-guarded unless the route opted out). */
   readonly upstreamFor: (route: Route) => UpstreamClient;
   readonly sealer: Sealer;
+  /** Signs the connect links of its connect-required answers. */
+  readonly links: ConnectLinks;
   readonly limits?: Partial<ProxyLimits>;
   readonly now?: () => number;
 }
@@ -109,7 +112,15 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
       }
     }
 
-    const context: ConnectContext = { route, claims, message, session, request, sealer: deps.sealer };
+    const context: ConnectContext = {
+      route,
+      claims,
+      message,
+      session,
+      request,
+      sealer: deps.sealer,
+      links: deps.links,
+    };
     const telemetry = telemetryOf(request);
     let token = await deps.upstreamTokens.get(route.origin, claims.sub, { telemetry });
     if (!token.ok) {
@@ -147,7 +158,7 @@ export function createMcpProxy(deps: McpProxyDeps): (request: Request) => Promis
       });
       if (!token.ok) {
         if (token.code === 'upstream_unavailable') return unavailable(message);
-        return connectRequired(context);
+        return connectRequired(context, undefined, now());
       }
       answer = await send(token.accessToken);
       if (answer.ok && answer.status === 401) {

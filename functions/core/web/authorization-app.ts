@@ -23,6 +23,7 @@ import { registrationEndpoint } from '../authorization/registration-endpoint.ts'
 import { revocationEndpoint } from '../authorization/revocation-endpoint.ts';
 import type { TokenSigner } from '../authorization/signer.ts';
 import { tokenEndpoint } from '../authorization/token-endpoint.ts';
+import type { ConnectLinks } from '../connect/connect-links.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
@@ -33,7 +34,6 @@ import type { GrantStore } from '../store/grants.ts';
 import type { McpClientStore } from '../store/mcp-clients.ts';
 import type { Session, SessionStore } from '../store/sessions.ts';
 import type { Vault } from '../vault/vault.ts';
-import { CONNECT_PATH } from './connect-app.ts';
 import { consentPage } from './consent-page.ts';
 import { html, page, redirect, refusalPage } from './html.ts';
 import { LOGIN_PATH } from './login-app.ts';
@@ -50,6 +50,8 @@ export interface AuthorizationAppDeps {
   readonly verify: AccessTokenVerifier;
   /** Whether the person has an upstream connection for the route (never reads a token). */
   readonly connections: Pick<Vault, 'list'>;
+  /** Signs the chained connect's link (connect-links.ts). */
+  readonly links: ConnectLinks;
   readonly dynamicRegistration: boolean;
   readonly accessTokenTtlSeconds: number;
   readonly now: () => number;
@@ -283,7 +285,7 @@ async function complete(
   );
   if (!connected) {
     const back = authorizePath(params, proof ? { consent: proof } : {});
-    const location = `${route.origin}${CONNECT_PATH}?return_to=${encodeURIComponent(back)}`;
+    const location = deps.links.url(route, { return_to: back }, deps.now());
     // From the consent form (proof given), a redirect would stay under its form-action CSP.
     return proof ? continuePage(route, location) : redirect(location);
   }

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { type ConnectDeps, startConnect } from '../connect/connect.ts';
+import { CONNECT_PATH, type ConnectLinks } from '../connect/connect-links.ts';
 import { HttpError, jsonResponse, refusalJson } from '../http/errors.ts';
 import { userDigest } from '../proxy/connect-required.ts';
 import type { Route, RouteTable } from '../routes.ts';
@@ -22,7 +23,7 @@ import {
   wantsJson,
 } from './request-context.ts';
 
-export const CONNECT_PATH = '/.pomerium/connect';
+export { CONNECT_PATH };
 export const DISCONNECT_PATH = '/.pomerium/disconnect';
 
 /** What the connections page reads and disconnect removes; tokens never leave `delete`. */
@@ -34,6 +35,8 @@ export interface ConnectAppDeps extends ConnectDeps {
   readonly connections: VaultForConnections;
   /** The MCP clients people authorized on the routes (listed, and revoked, here). */
   readonly grants: Pick<GrantStore, 'listConsents' | 'revokeClient'>;
+  /** Tells the gateway's own connect links (the proxy's, the authorize step's) from any other. */
+  readonly links: ConnectLinks;
 }
 
 /** The connect function: start an upstream connection, list connections, disconnect. */
@@ -78,14 +81,17 @@ async function connect(deps: ConnectAppDeps, request: Request, url: URL, route: 
   ) {
     return refusalPage('scope_invalid');
   }
-  // A navigation another site started (a link, a form, a redirect chain through another site)
-  // must not start a connect by itself: that would send the person to the upstream's authorization
-  // server, which may answer at once, and write a state record. The person confirms on this page,
-  // whose Continue link is then a same-origin navigation. Arrivals from the gateway's own pages
-  // (`same-origin`) and from apps (`none`: an MCP app opening the proxy's connect link) go on
-  // directly; a browser that sends no Sec-Fetch-Site (older than 2023) does too.
+  // A navigation another site or app started (a link, a form, a redirect chain through another
+  // site) must not start a connect by itself: that would send the person to the upstream's
+  // authorization server, which may answer at once, and write a state record. Unless the link is
+  // one the gateway signed (the proxy's URL elicitations, the authorize step's chained connect),
+  // the person confirms on this page, whose Continue link is then a same-origin navigation. The
+  // gateway's own pages (`same-origin`) go on directly, and so does a browser that sends no
+  // Sec-Fetch-Site (older than 2023).
   const site = request.headers.get('sec-fetch-site');
-  if (site === 'cross-site' || site === 'same-site') return confirmConnectPage(route, url, scope);
+  if (site !== null && site !== 'same-origin' && !deps.links.verify(route, url, (deps.now ?? Date.now)())) {
+    return confirmConnectPage(route, url, scope);
+  }
   const binding = browserBinding(request, route);
   const started = await startConnect(deps, {
     route,

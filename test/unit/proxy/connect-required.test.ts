@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { AccessTokenClaims } from '../../../functions/core/authorization/access-token.ts';
+import { createConnectLinks } from '../../../functions/core/connect/connect-links.ts';
 import { connectRequired, connectUrl, userDigest } from '../../../functions/core/proxy/connect-required.ts';
 import { createSealer } from '../../../functions/core/proxy/sealed-values.ts';
 import { describeRoute } from '../../../functions/core/routes.ts';
@@ -12,20 +13,31 @@ const route = describeRoute({
 });
 const claims = { sub: 'idp:alice', jti: 'j1' } as AccessTokenClaims;
 const sealer = createSealer(randomBytes(32));
+const links = createConnectLinks(randomBytes(32));
 const call = { id: 7, method: 'tools/call', params: { name: 'echo' }, isRequest: true };
 
 describe('connectRequired', () => {
-  it('names the token’s person in the connect link, and the upstream’s missing scopes when it asked for more', () => {
-    const url = new URL(connectUrl(route, claims.sub, ['repo', 'read:org']));
+  it('names the token’s person in the connect link, and the upstream’s missing scopes when it asked for more, signed', () => {
+    const now = Date.now();
+    const url = new URL(connectUrl(links, route, claims.sub, now, ['repo', 'read:org']));
     expect(url.origin + url.pathname).toBe('https://mcp.example.com/.pomerium/connect');
     expect(url.searchParams.get('for')).toBe(userDigest(claims.sub));
     expect(url.searchParams.get('scope')).toBe('repo read:org');
-    expect(new URL(connectUrl(route, claims.sub)).searchParams.has('scope')).toBe(false);
+    expect(links.verify(route, url, now)).toBe(true);
+    expect(new URL(connectUrl(links, route, claims.sub, now)).searchParams.has('scope')).toBe(false);
   });
 
   it('answers a 2025-11-25 client that declared URL elicitation with -32042 carrying the link (and the scopes)', async () => {
     const res = connectRequired(
-      { route, claims, message: call, session: { e: true }, request: new Request(route.resource), sealer },
+      {
+        route,
+        claims,
+        message: call,
+        session: { e: true },
+        request: new Request(route.resource),
+        sealer,
+        links,
+      },
       'insufficient_scope',
       Date.now(),
       ['repo'],
@@ -52,6 +64,7 @@ describe('connectRequired', () => {
       session: undefined,
       request: new Request(route.resource),
       sealer,
+      links,
     });
     expect(res.status).toBe(401);
     expect(res.headers.get('x-mcp-edge-refusal')).toBe('connect_required');
