@@ -114,9 +114,8 @@ for a confidential client) on the route <code>${route.origin}</code> in the gate
 }
 
 /**
- * The page a connect another site started shows first: what would happen, and one same-origin
- * link to go on. Neutral wording: after an interactive sign-in the person's own MCP app's link
- * arrives here too.
+ * The page an unsigned connect link opened from elsewhere shows first: what would happen, and one
+ * same-origin link to go on. Neutral wording: the person's own older or hand-made link lands here too.
  */
 function confirmConnectPage(route: Route, url: URL, scope: string | null): Response {
   const upstream = new URL(route.config.to).host;
