@@ -27,6 +27,7 @@ import type { ConnectLinks } from '../connect/connect-links.ts';
 import { sha256Base64url } from '../crypto/hash.ts';
 import { readLimited } from '../http/body.ts';
 import { HttpError } from '../http/errors.ts';
+import { userDigest } from '../proxy/connect-required.ts';
 import { REFUSAL_HEADER, REFUSALS, refusalMessage } from '../refusals.ts';
 import { PROTECTED_RESOURCE_METADATA_PATH, type Route, type RouteTable } from '../routes.ts';
 import type { CodeStore } from '../store/authorization-codes.ts';
@@ -285,7 +286,12 @@ async function complete(
   );
   if (!connected) {
     const back = authorizePath(params, proof ? { consent: proof } : {});
-    const location = deps.links.url(route, { return_to: back }, deps.now());
+    // Signed, and for this person only: another person signed in where the link is opened is refused.
+    const location = deps.links.url(
+      route,
+      { return_to: back, for: userDigest(current.session.userId) },
+      deps.now(),
+    );
     // From the consent form (proof given), a redirect would stay under its form-action CSP.
     return proof ? continuePage(route, location) : redirect(location);
   }
