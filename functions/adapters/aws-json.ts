@@ -204,10 +204,14 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
   const maxAttempts = Math.max(1, options.maxAttempts ?? 2);
   // aws4fetch's signing-key cache, kept across calls (one HMAC chain per day instead of per call).
   const signingKeys = new Map<string, ArrayBuffer>();
+  // Region, endpoint and credentials read once, on the first call (Lambda's do not change within an
+  // instance); a missing one is refused on every call, without anything sent.
+  let signer: ReturnType<typeof signerFrom> | undefined;
 
   /** One signed request and its answer; throws AwsServiceError, or a transient TimeoutError / NetworkError. */
   async function attempt(operation: string, body: string, attempts: number, caller: AbortSignal | undefined) {
-    const { aws, endpoint, secrets } = signerFrom(service, env, signingKeys);
+    signer ??= signerFrom(service, env, signingKeys);
+    const { aws, endpoint, secrets } = signer;
     const what = `${service} ${operation}`;
     const request = await aws.sign(endpoint.href, {
       method: 'POST',

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, vi } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { documentClientTable } from '../../functions/adapters/document-client-table.ts';
 import { createRecordMac, type RecordMac } from '../../functions/core/store/record-mac.ts';
 import type { Table } from '../../functions/core/store/table.ts';
 import { type DynamoLocal, startDynamoLocal } from '../../functions/local/dynamo.ts';
+import { observeTable } from './table-observer.ts';
 
 export interface DynamoFixture {
   /** The stores' table client on the instance (the DocumentClient kind the handlers but the proxy get). */
@@ -55,14 +56,11 @@ export function useDynamoLocal(): DynamoFixture {
   };
 }
 
-/** Spies on every operation of a table client: `count()` is how many calls it made since. */
+/** Counts the calls a table client makes from now on: `count()` since, `restore()` to stop. */
 export function spyOnTable(table: Table): { count(): number; restore(): void } {
-  const operations = ['get', 'put', 'update', 'delete', 'query'] as const;
-  const spies = operations.map((operation) => vi.spyOn(table, operation));
-  return {
-    count: () => spies.reduce((n, spy) => n + spy.mock.calls.length, 0),
-    restore: () => {
-      for (const spy of spies) spy.mockRestore();
-    },
-  };
+  let calls = 0;
+  const restore = observeTable(table, () => {
+    calls++;
+  });
+  return { count: () => calls, restore };
 }

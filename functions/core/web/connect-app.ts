@@ -23,7 +23,6 @@ import {
   wantsJson,
 } from './request-context.ts';
 
-export { CONNECT_PATH };
 export const DISCONNECT_PATH = '/.pomerium/disconnect';
 
 /** What the connections page reads and disconnect removes; tokens never leave `delete`. */
